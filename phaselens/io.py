@@ -1,0 +1,110 @@
+"""Saving images: PNG, RGBA PNG with transparency as alpha, grids. Writes are atomic."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> (H, W, C) uint8 (C squeezed for grayscale)."""
+    arr = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    arr = arr.transpose(1, 2, 0)
+    return arr[..., 0] if arr.shape[-1] == 1 else arr
+
+
+def _png_bytes(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def transparency_alpha(transparency: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
+    """Accumulated gradients -> alpha in [0, 1], as in the MACO paper.
+
+    Mean over channels, divided by each image's `percentile`-th value and
+    clipped, so a few extreme pixels do not make everything else transparent.
+
+    Shape:
+        - transparency: (B, C, H, W) or (C, H, W)
+        - output: (B, 1, H, W) or (1, H, W)
+    """
+    single = transparency.ndim == 3
+    t = transparency[None] if single else transparency
+    a = t.float().abs().mean(dim=1, keepdim=True)
+    top = torch.quantile(a.flatten(1), percentile / 100.0, dim=1).clamp_min(1e-12)
+    a = (a / top.view(-1, 1, 1, 1)).clamp(0, 1)
+    return a[0] if single else a
+
+
+def save_png(image: torch.Tensor, path: str | os.PathLike) -> None:
+    """Save one (C, H, W) image in [0, 1]."""
+    atomic_write_bytes(path, _png_bytes(to_uint8(image)))
+
+
+def save_rgba(image: torch.Tensor, alpha: torch.Tensor, path: str | os.PathLike) -> None:
+    """Save one (C, H, W) image with a (1, H, W) alpha mask as an RGBA PNG."""
+    rgb = image.expand(3, -1, -1) if image.shape[0] == 1 else image
+    atomic_write_bytes(path, _png_bytes(to_uint8(torch.cat([rgb, alpha.to(rgb.dtype)], dim=0))))
+
+
+def make_grid(images: torch.Tensor, ncol: int | None = None, pad: int = 2) -> torch.Tensor:
+    """Tile (B, C, H, W) images into one (C, H', W') image on a white background."""
+    b, c, h, w = images.shape
+    ncol = ncol or math.ceil(math.sqrt(b))
+    nrow = math.ceil(b / ncol)
+    grid = torch.ones(c, nrow * (h + pad) + pad, ncol * (w + pad) + pad)
+    for i in range(b):
+        r, col = divmod(i, ncol)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[:, y : y + h, x : x + w] = images[i].float().cpu()
+    return grid
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, ncol: int | None = None) -> None:
+    save_png(make_grid(images, ncol), path)
+
+
+def save_result(result, out_dir: str | os.PathLike, names: Sequence[str] | None = None) -> list[str]:
+    """NAME.png, NAME_rgba.png per image and grid.png; returns the written paths."""
+    out = Path(out_dir)
+    names = list(names) if names is not None else [f"image_{i:03d}" for i in range(len(result.images))]
+    alpha = result.alpha()
+    paths = []
+    for img, a, name in zip(result.images, alpha, names):
+        save_png(img, out / f"{name}.png")
+        save_rgba(img, a, out / f"{name}_rgba.png")
+        paths += [str(out / f"{name}.png"), str(out / f"{name}_rgba.png")]
+    save_grid(result.images, out / "grid.png")
+    paths.append(str(out / "grid.png"))
+    return paths

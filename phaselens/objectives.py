@@ -1,0 +1,293 @@
+"""Objectives: what a visualization maximizes, one score per crop.
+
+An objective maps the captured activations of N = B x K crops (B images, K
+crops each) to N scores; the optimizer averages them over each image's crops.
+Targets may be lists: ``logit([3, 7, 9])`` scores image i against class
+``[3, 7, 9][i]``, so one batch carries several targets. Objectives combine with
+``+ - * /`` (with numbers or with each other) and describe themselves.
+
+Layer outputs of any layout are read as (N, C, H, W):
+- (N, C, H, W) CNN maps as they are; (N, H, W, C) when ``layout="nhwc"`` (or detected),
+- (N, T, C) tokens: prefix tokens (CLS, registers) dropped, patches laid on their grid,
+- (N, C) vectors as 1 x 1 maps.
+So a *channel* is the mean of one feature over all spatial positions / patch tokens,
+and a *neuron* is one feature at one position / patch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .errors import PhaseLensError
+
+Targets = int | Sequence[int]
+
+
+@dataclass
+class Context:
+    """What an objective sees for one forward pass.
+
+    Attributes:
+        outputs: captured layer outputs by name, each with N = batch * crops rows.
+        logits: the model output (N, classes), or None when the pass stopped early.
+        batch: B images; crops: K crops per image.
+        prefix_tokens: tokens before the patches in token outputs, or None to infer.
+    """
+
+    outputs: dict[str, torch.Tensor]
+    logits: torch.Tensor | None
+    batch: int
+    crops: int
+    prefix_tokens: int | None = None
+
+    def per_crop(self, values: torch.Tensor, what: str) -> torch.Tensor:
+        """Repeat per-image values (T, ...) with T in {1, B} to one row per crop (N, ...)."""
+        t = values.shape[0]
+        if t == 1:
+            return values.expand(self.batch * self.crops, *values.shape[1:])
+        if t != self.batch:
+            raise PhaseLensError(f"{what} has {t} targets but the batch has {self.batch} images")
+        return values.repeat_interleave(self.crops, dim=0)
+
+
+def _infer_prefix(tokens: int) -> int:
+    """CLS/register tokens before a square patch grid: T - (largest square <= T) when small."""
+    side = math.isqrt(tokens)
+    extra = tokens - side * side
+    return extra if extra <= 8 else 0
+
+
+def spatial(t: torch.Tensor, layout: str = "auto", prefix_tokens: int | None = None) -> torch.Tensor:
+    """Any layer output as a (N, C, H, W) map; see the module docstring for the rules."""
+    if t.ndim == 2:
+        return t[:, :, None, None]
+    if t.ndim == 3:  # (N, T, C) tokens
+        n, tokens, c = t.shape
+        p = _infer_prefix(tokens) if prefix_tokens is None else prefix_tokens
+        patches = t[:, p:, :]
+        side = math.isqrt(patches.shape[1])
+        if side * side == patches.shape[1]:
+            return patches.transpose(1, 2).reshape(n, c, side, side)
+        return patches.transpose(1, 2).reshape(n, c, 1, -1)
+    if t.ndim == 4:
+        if layout == "nhwc" or (layout == "auto" and t.shape[1] == t.shape[2] != t.shape[3]):
+            return t.permute(0, 3, 1, 2)
+        return t
+    raise PhaseLensError(f"cannot read a layer output of shape {tuple(t.shape)} as feature maps")
+
+
+def _check_index(index: torch.Tensor, size: int, what: str) -> None:
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
+        bad = [int(i) for i in index if not 0 <= int(i) < size]
+        raise PhaseLensError(f"{what} {bad[0]} is out of range: valid are 0..{size - 1}")
+
+
+def _as_index(targets: Targets) -> torch.Tensor:
+    values = [targets] if isinstance(targets, int) else list(targets)
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise PhaseLensError(f"targets must be an int or a non-empty list of ints, got {targets!r}")
+    return torch.tensor(values, dtype=torch.long)
+
+
+def _fmt(targets: Targets) -> str:
+    return str(targets) if isinstance(targets, int) else ",".join(str(t) for t in targets)
+
+
+class Objective:
+    """A score per crop, with `+ - * /` algebra.
+
+    Args:
+        fn: maps a `Context` to N scores.
+        description: readable form, e.g. ``"logit[3]"``.
+        layers: layer names `fn` reads.
+        needs_logits: whether `fn` reads the model output.
+        batch: number of targets (1 = same target for every image).
+
+    Example:
+        >>> obj = 2 * logit(3) - channel("layer1", 5)
+        >>> obj.description
+        '2 * logit[3] - channel(layer1, 5)'
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[Context], torch.Tensor],
+        description: str,
+        layers: Sequence[str] = (),
+        needs_logits: bool = False,
+        batch: int = 1,
+    ) -> None:
+        self.fn = fn
+        self.description = description
+        self.layers = tuple(dict.fromkeys(layers))
+        self.needs_logits = needs_logits
+        self.batch = batch
+
+    def __call__(self, ctx: Context) -> torch.Tensor:
+        return self.fn(ctx)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.description})"
+
+    def _combine(self, other, op: Callable, symbol: str, swap: bool = False) -> "Objective":
+        if isinstance(other, (int, float)):
+            value = float(other)
+            desc = f"{_num(value)} {symbol} {self._wrapped(symbol)}" if swap else f"{self._wrapped(symbol)} {symbol} {_num(value)}"
+            fn = (lambda ctx: op(value, self(ctx))) if swap else (lambda ctx: op(self(ctx), value))
+            return Objective(fn, desc, self.layers, self.needs_logits, self.batch)
+        if not isinstance(other, Objective):
+            return NotImplemented
+        if self.batch > 1 and other.batch > 1 and self.batch != other.batch:
+            raise PhaseLensError(f"cannot combine objectives with {self.batch} and {other.batch} targets")
+        desc = f"{self._wrapped(symbol)} {symbol} {other._wrapped(symbol, right=True)}"
+        return Objective(
+            lambda ctx: op(self(ctx), other(ctx)),
+            desc,
+            self.layers + other.layers,
+            self.needs_logits or other.needs_logits,
+            max(self.batch, other.batch),
+        )
+
+    def _wrapped(self, symbol: str, right: bool = False) -> str:
+        d = self.description
+        loose = (" + " in d or " - " in d) and not (d.startswith("(") and d.endswith(")"))
+        if loose and (symbol in "*/" or (right and symbol == "-")):
+            return f"({d})"
+        return d
+
+    def __add__(self, o):
+        return self._combine(o, lambda a, b: a + b, "+")
+
+    def __radd__(self, o):
+        return self._combine(o, lambda a, b: a + b, "+", swap=True)
+
+    def __sub__(self, o):
+        return self._combine(o, lambda a, b: a - b, "-")
+
+    def __rsub__(self, o):
+        return self._combine(o, lambda a, b: a - b, "-", swap=True)
+
+    def __mul__(self, o):
+        return self._combine(o, lambda a, b: a * b, "*")
+
+    def __rmul__(self, o):
+        return self._combine(o, lambda a, b: a * b, "*", swap=True)
+
+    def __truediv__(self, o):
+        return self._combine(o, lambda a, b: a / b, "/")
+
+    def __rtruediv__(self, o):
+        return self._combine(o, lambda a, b: a / b, "/", swap=True)
+
+    def __neg__(self):
+        return Objective(lambda ctx: -self(ctx), f"-{self._wrapped('*')}", self.layers, self.needs_logits, self.batch)
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+def logit(targets: Targets) -> Objective:
+    """The pre-softmax score of class `targets` (an int, or one per image)."""
+    idx = _as_index(targets)
+
+    def fn(ctx: Context) -> torch.Tensor:
+        out = ctx.logits
+        if out.ndim != 2:
+            raise PhaseLensError(f"logit needs a (N, classes) model output, got shape {tuple(out.shape)}")
+        _check_index(idx, out.shape[1], f"class (model has {out.shape[1]} classes)")
+        rows = ctx.per_crop(idx.to(out.device), "logit")
+        return out.gather(1, rows[:, None])[:, 0]
+
+    return Objective(fn, f"logit[{_fmt(targets)}]", needs_logits=True, batch=len(idx))
+
+
+def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, channels: torch.Tensor, what: str):
+    maps = spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix is None else prefix)
+    _check_index(channels, maps.shape[1], f"channel (layer {layer} has {maps.shape[1]} channels)")
+    rows = ctx.per_crop(channels.to(maps.device), what)
+    picked = maps.gather(1, rows.view(-1, 1, 1, 1).expand(-1, 1, *maps.shape[2:]))[:, 0]
+    return picked  # (N, H, W)
+
+
+def channel(layer: str, c: Targets, layout: str = "auto", prefix_tokens: int | None = None) -> Objective:
+    """Mean activation of channel `c` of `layer` over all positions (patch tokens for ViTs)."""
+    idx = _as_index(c)
+
+    def fn(ctx: Context) -> torch.Tensor:
+        return _feature_maps(ctx, layer, layout, prefix_tokens, idx, "channel").mean(dim=(1, 2))
+
+    return Objective(fn, f"channel({layer}, {_fmt(c)})", layers=[layer], batch=len(idx))
+
+
+def neuron(
+    layer: str,
+    c: Targets,
+    x: int | None = None,
+    y: int | None = None,
+    layout: str = "auto",
+    prefix_tokens: int | None = None,
+) -> Objective:
+    """Channel `c` of `layer` at one position (x, y) of its map or patch grid; the centre by default."""
+    idx = _as_index(c)
+
+    def fn(ctx: Context) -> torch.Tensor:
+        maps = _feature_maps(ctx, layer, layout, prefix_tokens, idx, "neuron")
+        h, w = maps.shape[1:]
+        xx = w // 2 if x is None else x
+        yy = h // 2 if y is None else y
+        if not (0 <= xx < w and 0 <= yy < h):
+            raise PhaseLensError(f"neuron position (x={xx}, y={yy}) is outside layer {layer}'s {w} x {h} grid")
+        return maps[:, yy, xx]
+
+    where = "" if x is None and y is None else f", x={x}, y={y}"
+    return Objective(fn, f"neuron({layer}, {_fmt(c)}{where})", layers=[layer], batch=len(idx))
+
+
+def direction(
+    layer: str,
+    vector: torch.Tensor | Sequence[float],
+    cossim_pow: float = 0.0,
+    layout: str = "auto",
+    prefix_tokens: int | None = None,
+) -> Objective:
+    """Alignment of `layer`'s features with a direction v, averaged over positions.
+
+    Per position: <a, v> * max(cos(a, v), 0.1) ** cossim_pow (the plain dot product for
+    ``cossim_pow=0``); the power favours features pointing along v rather than just large.
+    `vector` is (C,) for every image or (B, C), one direction per image.
+    """
+    v = torch.as_tensor(vector, dtype=torch.float32)
+    if v.ndim == 1:
+        v = v[None]
+    if v.ndim != 2:
+        raise PhaseLensError(f"direction vector must be (C,) or (B, C), got shape {tuple(v.shape)}")
+
+    def fn(ctx: Context) -> torch.Tensor:
+        maps = spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix_tokens is None else prefix_tokens)
+        if v.shape[1] != maps.shape[1]:
+            raise PhaseLensError(f"direction has {v.shape[1]} values but layer {layer} has {maps.shape[1]} channels")
+        dirs = ctx.per_crop(v.to(maps.device, maps.dtype), "direction")[:, :, None, None]
+        dot = (maps * dirs).sum(dim=1)
+        if cossim_pow:
+            cos = F.cosine_similarity(maps, dirs, dim=1, eps=1e-8).clamp_min(0.1)
+            dot = dot * cos.pow(cossim_pow)
+        return dot.mean(dim=(1, 2))
+
+    pw = f", cossim_pow={cossim_pow:g}" if cossim_pow else ""
+    return Objective(fn, f"direction({layer}{pw})", layers=[layer], batch=v.shape[0])
+
+
+def as_objective(obj: "Objective | Targets") -> Objective:
+    """Objectives pass through; an int or list of ints means `logit(...)`."""
+    if isinstance(obj, Objective):
+        return obj
+    try:
+        return logit(obj)
+    except PhaseLensError:
+        raise PhaseLensError(f"expected an Objective or class indices, got {obj!r}") from None
