@@ -27,7 +27,7 @@ from .transforms import CropConfig, augment
 
 # Defaults for ImageNet-scale models (input 224): the MACO paper's settings
 # (NAdam, lr 1.0, 256 steps, 512 px image, crops of ~a quarter of the side).
-DEFAULTS = dict(steps=256, image_size=512, crops=6, crop_size=(0.20, 0.30), crop_center_std=0.15, noise=0.05, lr=1.0)
+DEFAULTS = dict(steps=256, image_size=None, crops=6, crop_size=(0.20, 0.30), crop_center_std=0.15, noise=0.05, lr=1.0)
 
 
 @dataclass
@@ -66,7 +66,14 @@ class Result:
         return save_result(self, out_dir, names)
 
 
-def _size(image_size) -> tuple[int, int]:
+def default_image_size(input_size: tuple[int, int]) -> tuple[int, int]:
+    """The image size matching an input size, as 512 matches 224 (rounded to even)."""
+    return tuple(2 * round(s * 512 / 224 / 2) for s in input_size)
+
+
+def _size(image_size, input_size: tuple[int, int]) -> tuple[int, int]:
+    if image_size is None:
+        return default_image_size(input_size)
     if isinstance(image_size, int):
         return image_size, image_size
     h, w = image_size
@@ -99,7 +106,7 @@ def visualize(
     objective: Objective | Targets,
     method: str = "maco",
     steps: int = DEFAULTS["steps"],
-    image_size: int | tuple[int, int] = DEFAULTS["image_size"],
+    image_size: int | tuple[int, int] | None = DEFAULTS["image_size"],
     crops: int = DEFAULTS["crops"],
     crop_size: tuple[float, float] = DEFAULTS["crop_size"],
     crop_center_std: float = DEFAULTS["crop_center_std"],
@@ -123,7 +130,9 @@ def visualize(
         method: ``"maco"`` (phase only, fixed natural magnitude), ``"fourier"``
             (Olah et al. 1/f), or ``"pixel"``.
         steps, lr: NAdam steps and learning rate.
-        image_size: side or (H, W) of the optimized image, any size.
+        image_size: side or (H, W) of the optimized image, any size. None: the
+            model's input size x 512/224 (512 for ImageNet models), so that the
+            default crops (a quarter of the side) are about the input size.
         crops, crop_size, crop_center_std, noise: see `CropConfig`.
         seed: one seed for all images, or one per image. Equal seeds give equal
             random draws, so an image does not depend on its batch-mates.
@@ -156,7 +165,7 @@ def visualize(
         raise PhaseLensError(
             f"batch of {b} images, but the objective has {obj.batch} targets and {len(seeds)} seeds were given"
         )
-    size = _size(image_size)
+    size = _size(image_size, im.input_size)
     cfg = CropConfig(crops, tuple(crop_size), crop_center_std, noise)
     device, dtype = model_device_dtype(im)
     rng = SeedGroups(seeds, device)
