@@ -1,0 +1,91 @@
+"""`phaselens lens`: every class (or channel) of a model, in batches, resumable,
+sharded over torchrun ranks or Slurm array tasks, browsable as a static site."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from ..errors import PhaseLensError
+from .common import add_model_args, resolve_device
+from .visualize import add_run_args, run_kwargs
+
+ORDER = 30
+
+EPILOG = """examples:
+  phaselens lens --model zoo:cnn --out lens/                      every class, site in lens/site/
+  phaselens lens --model zoo:cnn --out lens/ --target channel:layer2:all --facets 3
+  torchrun --nproc_per_node=4 -m phaselens lens --model zoo:cnn --out lens/
+  phaselens lens --out lens/ --site-only                          rebuild lens/site/ only
+Killed and re-run with the same options, it continues where it stopped."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "lens", help="visualize every class or channel into a browsable static site",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_args(p)
+    p.add_argument("--out", required=True, help="lens folder (created, or resumed)")
+    p.add_argument("--target", default="class:all",
+                   help="class:all (default), class:0-9, channel:LAYER:0-63, channel:LAYER:all, neuron:LAYER:5")
+    p.add_argument("--batch", type=int, default=None,
+                   help="targets per batch (default: 16 on CPU, measured from free memory on CUDA)")
+    p.add_argument("--facets", "--seeds", dest="facets", type=int, default=1,
+                   help="images per target, each from its own seed (default 1)")
+    add_run_args(p)
+    p.add_argument("--images", default=None, metavar="DIR",
+                   help="ImageFolder-style folder: add each target's most activating natural images")
+    p.add_argument("--top-k", type=int, default=8, help="natural images per target with --images (default 8)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="make only shard I of N (default: from torchrun RANK/WORLD_SIZE or Slurm array variables)")
+    p.add_argument("--title", default=None, help="site title (default: 'Lens of MODEL')")
+    p.add_argument("--site-only", action="store_true", help="only rebuild OUT/site from what is complete")
+    p.add_argument("--no-site", action="store_true", help="do not build the site at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def lens_device(name: str, local_rank: int) -> torch.device:
+    """The device of this rank: with ``auto`` or ``cuda``, GPU LOCAL_RANK of this node."""
+    if name in ("auto", "cuda"):
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if name == "cuda":
+            raise PhaseLensError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+        return torch.device("cpu")
+    return resolve_device(name)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..lens import build_site, run_lens
+    from ..lens.shard import parse_shard, shard_from_env
+
+    if args.site_only:
+        path = build_site(args.out, title=args.title)
+        print(f"site: {path}")
+        return 0
+    if args.top_k < 1:
+        raise PhaseLensError(f"--top-k must be >= 1, got {args.top_k}")
+    kwargs = run_kwargs(args)
+    shard = parse_shard(args.shard) if args.shard else shard_from_env()
+    device = lens_device(args.device, shard.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    from ..models import load_model
+
+    model = load_model(args.model).to(device)
+    report = run_lens(
+        model, args.out, args.target, batch=args.batch, facets=args.facets, seed=args.seed,
+        images=args.images, top_k=args.top_k, shard=shard, progress=not args.no_progress,
+        site=not args.no_site, title=args.title, **kwargs,
+    )
+    where = f" (shard {shard} on {device})" if shard.world > 1 else f" on {device}"
+    print(
+        f"lens{where}: made {report.made}, already complete {report.skipped}, of {report.mine} targets "
+        f"in batches of {report.batch}, {report.seconds:.1f} s"
+    )
+    if report.site is not None:
+        print(f"site: {report.site}")
+    return 0

@@ -1,0 +1,137 @@
+"""The static site: ``DIR/site/`` with index.html, target.html, data.js and assets.
+
+The pages are fixed files (``phaselens/lens/static``); the data goes to
+``data.js`` as a global, since browsers refuse fetch() of JSON on file://.
+Images are not copied: the pages point at ``../targets/NAME/``, so serve (or
+open) the whole lens folder. Building is idempotent and serialized by a lock,
+and each build re-reads what is complete, so the last run to build wins with
+every target in it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import PhaseLensError
+from ..io import atomic_write_bytes
+from . import store
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = ("index.html", "target.html", "lens.css", "lens.js", "index.js", "target.js")
+KIND_ORDER = {"class": 0, "channel": 1, "neuron": 2}
+
+
+def _sections(folder: Path, site_dir: str) -> list[dict]:
+    """Each ``sections/*.json`` of a target, its image paths made relative to the site.
+
+    A section is ``{"id", "title", "text"?, "items": [{"src", "caption"?, "score"?}]}``
+    with ``src`` relative to the target folder. Malformed sections are skipped.
+    """
+    out = []
+    for path in sorted((folder / "sections").glob("*.json")):
+        section = store.read_json(path)
+        if not isinstance(section, dict) or not isinstance(section.get("items", []), list):
+            continue
+        items = []
+        for item in section.get("items", []):
+            src = str(item.get("src", "")) if isinstance(item, dict) else ""
+            if not src or src.startswith("/") or ".." in Path(src).parts:
+                continue
+            items.append(dict(item, src=site_dir + src))
+        out.append(dict(id=str(section.get("id", path.stem)), title=str(section.get("title", path.stem)),
+                        text=str(section.get("text", "")), items=items))
+    return out
+
+
+def _entry(manifest: dict, folder: Path) -> dict:
+    site_dir = f"../targets/{folder.name}/"
+    facets = [
+        dict(facet=f.get("facet", i), seed=f.get("seed"), score=f.get("score"), image=f["image"], rgba=f["rgba"],
+             trace=f.get("trace", []))
+        for i, f in enumerate(manifest.get("facets", []))
+    ]
+    return dict(
+        name=folder.name, key=manifest.get("key", folder.name), label=str(manifest.get("label", folder.name)),
+        kind=manifest.get("kind", "class"), index=manifest.get("index", 0), layer=manifest.get("layer"),
+        score=manifest.get("score"), dir=site_dir, thumb=manifest.get("thumb", "thumb.jpg"),
+        facets=facets, seconds=manifest.get("seconds"), batch=manifest.get("batch"),
+        sections=_sections(folder, site_dir),
+    )
+
+
+def collect(out_dir: str | Path) -> dict[str, Any]:
+    """The site data: every complete target of the folder, in planned order."""
+    out = Path(out_dir)
+    config = store.read_json(out / store.CONFIG) or {}
+    planned = list(config.get("planned", []))
+    rank = {name: i for i, name in enumerate(planned)}
+    entries = []
+    root = store.targets_dir(out)
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        manifest = store.read_complete(out, folder.name)
+        if manifest is not None:
+            entries.append(_entry(manifest, folder))
+    entries.sort(key=lambda e: (rank.get(e["name"], len(rank)), KIND_ORDER.get(e["kind"], 9), str(e["layer"]),
+                                e["index"], e["name"]))
+    settings = dict(config.get("settings", {}))
+    model = settings.get("model", "")
+    title = settings.pop("title", None) or (f"Lens of {model}" if model else "Lens")
+    return dict(version=1, title=title, model=model, generated=time.strftime("%Y-%m-%d %H:%M"),
+                settings=settings, planned=len(planned), targets=entries)
+
+
+def _js(data: dict) -> bytes:
+    """``window.LENS_DATA = {...};`` with < > & escaped, so the data can never close a script tag."""
+    text = json.dumps(data, ensure_ascii=True, sort_keys=False, separators=(",", ":"), allow_nan=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"window.LENS_DATA = {text};\n".encode()
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    atomic_write_bytes(path, data)
+    store.publish(path)
+
+
+def build_site(out_dir: str | Path, title: str | None = None) -> Path:
+    """(Re)build ``out_dir/site/`` from the complete targets; returns the path of index.html.
+
+    Safe to call at any time, from any number of processes: it takes a lock,
+    re-reads the folder, and writes every file atomically.
+
+    Raises:
+        PhaseLensError: when `out_dir` is not a lens folder.
+    """
+    out = Path(out_dir)
+    if not (out / store.CONFIG).is_file() and not store.targets_dir(out).is_dir():
+        raise PhaseLensError(f"{out} is not a lens folder (no lens.json or targets/); make one with `phaselens lens`")
+    site = out / "site"
+    with store.FolderLock(out, "site"):
+        data = collect(out)
+        if title:
+            data["title"] = title
+        data = _clean(data)
+        site.mkdir(parents=True, exist_ok=True)
+        for name in ASSETS:
+            _write_if_changed(site / name, (STATIC / name).read_bytes())
+        atomic_write_bytes(site / "data.js", _js(data))
+        store.publish(site / "data.js")
+    return site / "index.html"
+
+
+def _clean(value):
+    """NaN and infinities (a diverged score) become null: JSON has no words for them."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
