@@ -81,10 +81,12 @@ def spatial(t: torch.Tensor, layout: str = "auto", prefix_tokens: int | None = N
     raise PhaseLensError(f"cannot read a layer output of shape {tuple(t.shape)} as feature maps")
 
 
-def _check_index(index: torch.Tensor, size: int, what: str) -> None:
+def _check_index(index: torch.Tensor, size: int, what: str, owner: str) -> None:
+    """E.g. "channel 70 is out of range: layer conv1 has 64 channels (valid 0..63)"."""
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
-        bad = [int(i) for i in index if not 0 <= int(i) < size]
-        raise PhaseLensError(f"{what} {bad[0]} is out of range: valid are 0..{size - 1}")
+        bad = next(int(i) for i in index if not 0 <= int(i) < size)
+        plural = "classes" if what == "class" else f"{what}s"
+        raise PhaseLensError(f"{what} {bad} is out of range: {owner} has {size} {plural} (valid 0..{size - 1})")
 
 
 def _as_index(targets: Targets) -> torch.Tensor:
@@ -200,7 +202,7 @@ def logit(targets: Targets) -> Objective:
         out = ctx.logits
         if out.ndim != 2:
             raise PhaseLensError(f"logit needs a (N, classes) model output, got shape {tuple(out.shape)}")
-        _check_index(idx, out.shape[1], f"class (model has {out.shape[1]} classes)")
+        _check_index(idx, out.shape[1], "class", "the model")
         rows = ctx.per_crop(idx.to(out.device), "logit")
         return out.gather(1, rows[:, None])[:, 0]
 
@@ -209,7 +211,7 @@ def logit(targets: Targets) -> Objective:
 
 def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, channels: torch.Tensor, what: str):
     maps = spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix is None else prefix)
-    _check_index(channels, maps.shape[1], f"channel (layer {layer} has {maps.shape[1]} channels)")
+    _check_index(channels, maps.shape[1], "channel", f"layer {layer}")
     rows = ctx.per_crop(channels.to(maps.device), what)
     picked = maps.gather(1, rows.view(-1, 1, 1, 1).expand(-1, 1, *maps.shape[2:]))[:, 0]
     return picked  # (N, H, W)

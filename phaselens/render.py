@@ -212,6 +212,43 @@ def visualize(
     return Result(final, transparency.cpu(), trace, obj.description, settings)
 
 
+def evaluate(
+    model: nn.Module,
+    objective: Objective | Targets,
+    images: torch.Tensor,
+    crops: int = 0,
+    seed: int = 0,
+    crop_size: tuple[float, float] = DEFAULTS["crop_size"],
+    crop_center_std: float = DEFAULTS["crop_center_std"],
+) -> torch.Tensor:
+    """Score images under the objective, without optimizing.
+
+    With ``crops=0`` each whole image is resized to the model input; otherwise the
+    score is the mean over `crops` seeded random crops (no noise), the same crops
+    for every call with the same seed, so before/after comparisons are paired.
+
+    Shape:
+        - images: (B, C, H, W) in [0, 1]
+        - output: (B,)
+    """
+    obj = as_objective(objective)
+    im = as_image_model(model)
+    device, dtype = model_device_dtype(im)
+    images = images.to(device=device, dtype=torch.float32)
+    b = images.shape[0]
+    if crops:
+        cfg = CropConfig(crops, tuple(crop_size), crop_center_std, 0.0)
+        x = augment(images, SeedGroups([seed] * b, device), cfg, im.input_size)
+    else:
+        cfg = CropConfig(1, (1.0, 1.0), 0.0, 0.0)
+        x = torch.nn.functional.interpolate(images, size=im.input_size, mode="bilinear", antialias=True)
+    capture = Capture(im.net, obj.layers, need_output=obj.needs_logits)
+    with frozen(im), torch.no_grad():
+        out = capture(im, x.to(dtype))
+        ctx = Context(capture.outputs, out, b, cfg.crops, _prefix_tokens(im.net))
+        return obj(ctx).float().view(b, cfg.crops).mean(dim=1).cpu()
+
+
 def _spectrum_name(spectrum) -> str:
     if spectrum is None:
         return "default"

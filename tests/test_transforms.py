@@ -1,0 +1,81 @@
+"""Crops follow the configured distributions and cut what they say they cut."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from phaselens.errors import PhaseLensError
+from phaselens.rng import SeedGroups
+from phaselens.transforms import CropConfig, augment, crop_resize, sample_boxes
+
+
+def _draw(cfg: CropConfig, size=(512, 512), n=400):
+    rng = SeedGroups([0])
+    return torch.cat([sample_boxes(rng, cfg, size)[0] for _ in range(n)])
+
+
+def test_crop_sizes_are_uniform_between_min_and_max():
+    cfg = CropConfig(crops=8, size=(0.2, 0.5), center_std=0.1)
+    side = _draw(cfg)[:, 2]
+    assert float(side.min()) >= 0.2 and float(side.max()) <= 0.5
+    # Uniform on [0.2, 0.5]: mean 0.35, std 0.3 / sqrt(12), and every tenth of the range used.
+    assert float(side.mean()) == pytest.approx(0.35, abs=0.01)
+    assert float(side.std()) == pytest.approx(0.3 / 12**0.5, rel=0.08)
+    hist = torch.histc(side, bins=10, min=0.2, max=0.5)
+    assert float(hist.min()) > 0.6 * len(side) / 10
+
+
+def test_crop_centres_are_normal_around_the_image_centre():
+    cfg = CropConfig(crops=8, size=(0.1, 0.1), center_std=0.12)
+    boxes = _draw(cfg)
+    for axis in (0, 1):
+        c = boxes[:, axis]
+        assert float(c.mean()) == pytest.approx(0.5, abs=0.01)
+        assert float(c.std()) == pytest.approx(0.12, rel=0.1)
+        assert float(c.min()) >= 0.05 and float(c.max()) <= 0.95  # crop stays inside
+
+
+def test_crops_on_non_square_images_are_square_in_pixels_and_inside():
+    cfg = CropConfig(crops=16, size=(0.5, 0.9), center_std=0.3)
+    h, w = 100, 300
+    boxes = sample_boxes(SeedGroups([1]), cfg, (h, w))[0]
+    half_w_frac = boxes[:, 2] * h / (2 * w)
+    half_h_frac = boxes[:, 2] * h / (2 * h)
+    assert bool((boxes[:, 0] - half_w_frac >= -1e-6).all() and (boxes[:, 0] + half_w_frac <= 1 + 1e-6).all())
+    assert bool((boxes[:, 1] - half_h_frac >= -1e-6).all() and (boxes[:, 1] + half_h_frac <= 1 + 1e-6).all())
+
+
+def test_crop_resize_cuts_the_right_pixels():
+    img = torch.arange(64.0).view(1, 1, 8, 8).repeat(2, 3, 1, 1)
+    img[1] += 1000
+    # Top-left quarter (centre (0.25, 0.25), side 0.5) at native resolution.
+    boxes = torch.tensor([[[0.25, 0.25, 0.5], [0.75, 0.75, 0.5]]]).repeat(2, 1, 1)
+    out = crop_resize(img, boxes, (4, 4))
+    assert out.shape == (4, 3, 4, 4)
+    torch.testing.assert_close(out[0, 0], img[0, 0, :4, :4])
+    torch.testing.assert_close(out[1, 0], img[0, 0, 4:, 4:])
+    torch.testing.assert_close(out[2, 0], img[1, 0, :4, :4])  # image-major order
+
+
+def test_downscaling_is_antialiased():
+    # A one-pixel checkerboard shrunk 4x must become flat grey, not an aliased pattern.
+    y, x = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    board = ((x + y) % 2).float().view(1, 1, 64, 64)
+    out = crop_resize(board, torch.tensor([[[0.5, 0.5, 1.0]]]), (16, 16))
+    torch.testing.assert_close(out, torch.full_like(out, 0.5), atol=1e-5, rtol=0)
+
+
+def test_augment_adds_noise_of_the_configured_std_and_is_seeded():
+    img = torch.full((1, 3, 64, 64), 0.5)
+    cfg = CropConfig(crops=4, noise=0.2)
+    a = augment(img, SeedGroups([5]), cfg, (32, 32))
+    b = augment(img, SeedGroups([5]), cfg, (32, 32))
+    torch.testing.assert_close(a, b)
+    assert float((a - 0.5).std()) == pytest.approx(0.2, rel=0.05)
+
+
+@pytest.mark.parametrize("kwargs", [dict(size=(0.5, 0.2)), dict(size=(0.0, 0.2)), dict(crops=0), dict(noise=-1)])
+def test_bad_crop_config_is_rejected(kwargs):
+    with pytest.raises(PhaseLensError):
+        CropConfig(**kwargs)
