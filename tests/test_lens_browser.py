@@ -1,0 +1,163 @@
+"""The Lens site in real headless Chromium: no console errors, no broken
+images, search narrows the grid, a target page opens, the transparency overlay
+toggles, previous/next move, and a hostile class name stays text.
+
+Needs Debian's chromium + chromium-driver and selenium: scripts/install_test_deps.sh.
+Set PHASELENS_SCREENSHOTS=DIR to also save index and target screenshots there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lens_models import EVIL_NAME, tiny
+from phaselens.lens import run_lens
+
+
+def _find(*names: str) -> str | None:
+    for name in names:
+        path = shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK) else None)
+        if path:
+            return path
+    return None
+
+
+CHROMIUM = _find("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+DRIVER = _find("/usr/bin/chromedriver", "chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or DRIVER is None,
+    reason="no chromium/chromedriver found: run scripts/install_test_deps.sh (apt chromium chromium-driver)",
+)
+
+
+@pytest.fixture(scope="module")
+def lens(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lens")
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / "images" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray((rng.random((30, 30, 3)) * 255).astype("uint8")).save(root / "images" / cls / f"{i}.png")
+    run_lens(tiny(), root / "out", "class:all", batch=6, facets=2, steps=4, image_size=32, crops=2,
+             images=root / "images", top_k=3, progress=False)
+    return root / "out"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium missing: run scripts/install_test_deps.sh")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def broken_images(driver) -> list[str]:
+    """Images that failed, after every image on the page has settled."""
+    driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager');")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return [...document.images].every(i => !i.src || i.complete)"))
+    return driver.execute_script(
+        "return [...document.images].filter(i => i.src && (i.naturalWidth === 0 || i.classList.contains('broken')))"
+        ".map(i => i.src)")
+
+
+def no_alert(driver) -> bool:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        driver.switch_to.alert
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+def visible_cards(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [c.get_attribute("data-name") for c in driver.find_elements(By.CSS_SELECTOR, "#grid .card")]
+
+
+def test_index_and_target_pages(lens, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get((lens / "site" / "index.html").as_uri())
+    assert len(visible_cards(d)) == 6
+    assert broken_images(d) == []
+    assert errors(d) == []
+    assert no_alert(d)
+    labels = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#grid .card .label")]
+    assert EVIL_NAME in labels  # shown as text, not run as markup
+    shots = os.environ.get("PHASELENS_SCREENSHOTS")
+    if shots:
+        d.save_screenshot(str(Path(shots) / "lens_index.png"))
+
+    search = d.find_element(By.ID, "search")
+    search.send_keys("blue")
+    assert [n.split("_", 2)[-1] for n in visible_cards(d)] == ["blue_disc"]
+    assert "1 shown" in d.find_element(By.ID, "summary").text
+    search.clear()
+    search.send_keys("4")  # an id
+    assert visible_cards(d) == ["class_0004_stripes"]
+    search.clear()
+    search.send_keys("zzz-nothing")
+    assert visible_cards(d) == [] and d.find_element(By.ID, "empty").is_displayed()
+    d.execute_script("const s = document.getElementById('search'); s.value = ''; s.dispatchEvent(new Event('input'));")
+    assert len(visible_cards(d)) == 6
+
+    d.find_element(By.CSS_SELECTOR, '#grid .card[data-name="class_0001_green"]').click()
+    assert d.current_url.endswith("target.html?id=class_0001_green")
+    assert d.find_element(By.ID, "name").text == "green"
+    assert broken_images(d) == [] and errors(d) == []
+    assert len(d.find_elements(By.CSS_SELECTOR, "#facets .facet")) == 2
+    assert len(d.find_elements(By.CSS_SELECTOR, "#section-natural figure")) == 3
+
+    toggle, plain = d.find_element(By.ID, "toggle"), d.find_element(By.ID, "plain")
+    assert toggle.get_attribute("aria-pressed") == "false" and plain.value_of_css_property("opacity") == "1"
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true" and plain.get_attribute("style") == "opacity: 0;"
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "false" and plain.get_attribute("style") == "opacity: 1;"
+
+    d.find_element(By.ID, "next").click()
+    assert d.current_url.endswith("id=class_0002_script_alert_1_script_quotes_x")
+    assert d.find_element(By.ID, "name").text == EVIL_NAME and no_alert(d)
+    assert d.title.startswith(EVIL_NAME)
+    if shots:
+        d.save_screenshot(str(Path(shots) / "lens_target.png"))
+    d.find_element(By.ID, "prev").click()
+    assert d.current_url.endswith("id=class_0001_green")
+    d.find_element(By.ID, "prev").click()
+    assert d.current_url.endswith("id=class_0000_red")
+    assert d.find_element(By.ID, "prev").get_attribute("aria-disabled") == "true"
+    assert errors(d) == [] and no_alert(d)
+
+
+def test_unknown_target_says_so(lens, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get((lens / "site" / "target.html").as_uri() + "?id=%3Cb%3Enope")
+    missing = browser.find_element(By.ID, "missing")
+    assert missing.is_displayed() and "<b>nope" in missing.text
+    assert errors(browser) == []
