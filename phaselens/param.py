@@ -44,17 +44,21 @@ def antisymmetrize_phase(phase: torch.Tensor, width: int) -> torch.Tensor:
     """Make phi[k] = -phi[-k] in the Hermitian columns (so irfft2 keeps every magnitude).
 
     Self-paired bins (row 0, and row H/2 for even H) get phase 0: a real, positive value.
+    Only those one or two columns are touched; the rest passes through.
     """
     h = phase.shape[-2]
-    mirrored = phase[..., _negated_rows(h, phase.device), :]
-    return torch.where(_column_mask(h, width, phase.device), (phase - mirrored) / 2, phase)
+    cols = hermitian_columns(width)
+    edge = phase[..., cols]
+    edge = (edge - edge[..., _negated_rows(h, phase.device), :]) / 2
+    if len(cols) == 1:
+        return torch.cat([edge, phase[..., 1:]], dim=-1)
+    return torch.cat([edge[..., :1], phase[..., 1:-1], edge[..., 1:]], dim=-1)
 
 
 def _standardize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Zero mean, unit std over each image's (C, H, W)."""
-    dims = tuple(range(1, x.ndim))
-    x = x - x.mean(dim=dims, keepdim=True)
-    return x / (x.std(dim=dims, keepdim=True) + eps)
+    std, mean = torch.std_mean(x, dim=tuple(range(1, x.ndim)), keepdim=True)
+    return (x - mean) / (std + eps)
 
 
 class ImageParam(nn.Module):
