@@ -1,0 +1,106 @@
+"""`phaselens demo`: the main job on the embedded zoo, offline, in minutes on a CPU.
+
+Visualizes every class of the default models (the zoo's CNN and ViT) with MACO,
+builds a Lens site for each, and checks transferability: is the CNN's
+visualization of class k classified as k by the ViT, and vice versa?
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import time
+from pathlib import Path
+
+import torch
+
+from ..io import atomic_write_bytes
+
+ORDER = 5
+DEFAULT_MODELS = ("zoo:cnn", "zoo:vit")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="visualize every class of the embedded models and build their Lens sites",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="phaselens-demo", help="output folder (default: phaselens-demo)")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model specs")
+    p.add_argument("--steps", type=int, default=256, help="optimization steps (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run)
+
+
+def _images(lens_dir: Path, report) -> tuple[torch.Tensor, list[int]]:
+    """The first facet of every complete class target of a lens folder, with its class index."""
+    from PIL import Image
+    import numpy as np
+
+    from ..lens import store
+
+    imgs, labels = [], []
+    for name in report.names:
+        manifest = store.read_complete(lens_dir, name)
+        if manifest is None or manifest.get("kind") != "class":
+            continue
+        folder = store.target_dir(lens_dir, name)
+        arr = np.asarray(Image.open(folder / "image.png").convert("RGB"), dtype=np.float32) / 255
+        imgs.append(torch.from_numpy(arr).permute(2, 0, 1))
+        labels.append(int(manifest["index"]))
+    return torch.stack(imgs), labels
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import PhaseLensError
+    from ..lens import run_lens
+    from ..models import load_model
+    from ..transfer import transfer_rate
+    from .common import resolve_device
+
+    if args.steps < 1:
+        raise PhaseLensError(f"--steps must be >= 1, got {args.steps}")
+    specs = [s.strip() for s in args.models.split(",") if s.strip()]
+    device = resolve_device(args.device)
+    models = {spec: load_model(spec).to(device) for spec in specs}
+    out = Path(args.out)
+    start = time.time()
+    reports = {}
+    for spec, model in models.items():
+        folder = out / spec.replace(":", "_")
+        print(f"[demo] {spec}: MACO visualizations of every class -> {folder}/")
+        reports[spec] = run_lens(model, folder, "class:all", steps=args.steps, seed=args.seed, title=f"Lens of {spec}")
+    rows = []
+    for a in specs:
+        images, labels = _images(out / a.replace(":", "_"), reports[a])
+        for b in specs:
+            if a != b:
+                rate = transfer_rate(models[b], images, labels)
+                rows.append((a, b, rate, len(labels)))
+                print(f"[demo] transferability: {a} visualizations classified as their class by {b}: "
+                      f"{rate:.0%} of {len(labels)}")
+    _write_index(out, reports, rows)
+    print(f"[demo] done in {time.time() - start:.0f} s. Open {out / 'index.html'} in a browser; sites:")
+    for spec, report in reports.items():
+        print(f"  {spec}: {report.site}")
+    return 0
+
+
+def _write_index(out: Path, reports: dict, rows: list) -> None:
+    links = "".join(
+        f'<li><a href="{html.escape(str(r.site.relative_to(out)))}">{html.escape(spec)}</a>'
+        f' — {r.total} classes</li>' for spec, r in reports.items()
+    )
+    table = "".join(
+        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{rate:.0%} of {n}</td></tr>"
+        for a, b, rate, n in rows
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>PhaseLens demo</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}}
+td,th{{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}}</style></head><body>
+<h1>PhaseLens demo</h1><p>MACO feature visualizations of every class of the embedded models.</p>
+<h2>Lens sites</h2><ul>{links}</ul>
+<h2>Transferability</h2><p>Visualizations made on one model, classified by the other.</p>
+<table><tr><th>visualized model</th><th>evaluator</th><th>classified as target</th></tr>{table}</table>
+</body></html>
+"""
+    atomic_write_bytes(out / "index.html", page.encode())
