@@ -50,6 +50,12 @@ def load_square(path: str | os.PathLike, size: int) -> np.ndarray:
     with Image.open(path) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at the smallest DCT scale still >= size
         img = ImageOps.exif_transpose(img)
+        if img.mode.startswith("I"):  # 16-bit grayscale: convert("RGB") would clip it at 255
+            arr = np.asarray(img, dtype=np.float32)
+            deep = img.mode.startswith("I;16") or float(arr.max(initial=0)) > 255
+            gray = ImageOps.fit(Image.fromarray(arr / (65535.0 if deep else 255.0)), (size, size),
+                                Image.Resampling.BICUBIC)
+            return np.repeat(np.asarray(gray, dtype=np.float32)[..., None], 3, axis=2)
         img = img.convert("RGB")
         img = ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)
         return np.asarray(img, dtype=np.float32) / 255.0

@@ -216,17 +216,27 @@ def test_build_mixed_folder_skips_corrupt(tmp_path: Path) -> None:
     Image.fromarray(rng.integers(0, 255, (20, 20, 4), dtype=np.uint8)).save(root / "a" / "rgba.png")
     Image.fromarray(rng.integers(0, 255, (33, 17, 3), dtype=np.uint8)).save(root / "a" / "b" / "small.webp")
     Image.fromarray(rng.integers(0, 255, (60, 60), dtype=np.uint8)).save(root / "a" / "b" / "GRAY.JPG")
-    Image.fromarray(rng.integers(0, 255, (40, 30), dtype=np.uint8), "P").save(root / "palette.png")
+    Image.fromarray(rng.integers(0, 255, (40, 30), dtype=np.uint8)).convert("P").save(root / "palette.png")
+    deep = rng.integers(0, 65535, (24, 24), dtype=np.uint16)
+    Image.fromarray(deep).save(root / "a" / "deep16.png")
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     good = (root / "rgb.jpg").read_bytes()
     (root / "a" / "truncated.jpg").write_bytes(good[: len(good) // 3])
     (root / "notes.txt").write_text("ignored")
     (root / ".hidden.jpg").write_bytes(b"ignored, hidden")
     spec = build_spectrum(root, size=16, workers=2, progress=False)
-    assert spec.info["images"] == 6
+    assert spec.info["images"] == 7
     assert spec.info["skipped"] == 2
     assert sorted(Path(s.split(":")[0]).name for s in spec.info["skipped_files"]) == ["corrupt.jpg", "truncated.jpg"]
     assert spec.grid.shape == (3, 16, 9) and torch.isfinite(spec.grid).all() and (spec.grid > 0).all()
+    # 16-bit grayscale keeps its depth: scaled to [0, 1], not clipped at 255.
+    from phaselens.spectrum_build import load_square
+
+    with Image.open(root / "a" / "deep16.png") as im:
+        assert im.mode.startswith("I")
+    px = load_square(root / "a" / "deep16.png", 24)
+    np.testing.assert_allclose(px[..., 0], deep / 65535.0, atol=1e-6)
+    assert np.array_equal(px[..., 0], px[..., 2])
 
 
 def test_build_bad_inputs(tmp_path: Path) -> None:
