@@ -517,8 +517,21 @@ def save_spectrum(spectrum: Spectrum, path: str | os.PathLike, size: int | None 
     atomic_write_bytes(path, buf.getvalue())
 
 
-def build_spectrum(folder: str | os.PathLike, size: int = 256, **kwargs: Any) -> GridSpectrum:
-    """Average |rfft2| of every image under `folder`; see `phaselens.spectrum_build.build_spectrum`."""
-    from .spectrum_build import build_spectrum as build
+def build_spectrum(
+    folder: str | os.PathLike,
+    size: int = 256,
+    workers: int | None = None,
+    progress: bool = True,
+    extensions: Sequence[str] | None = None,
+) -> GridSpectrum:
+    """Average |rfft2| of every image under `folder` (recursive), in the decorrelated colour space.
 
-    return build(folder, size=size, **kwargs)
+    See `phaselens.spectrum_build.build_spectrum` (the streaming code lives there).
+
+    Shape:
+        - result.grid: (3, size, size // 2 + 1).
+    """
+    from . import spectrum_build
+
+    exts = spectrum_build.EXTENSIONS if extensions is None else extensions
+    return spectrum_build.build_spectrum(folder, size=size, workers=workers, progress=progress, extensions=exts)
