@@ -166,3 +166,16 @@ def test_result_records_settings_and_scores(cnn):
     assert r.settings["method"] == "maco" and r.settings["image_size"] == [48, 48]
     assert r.settings["mean"] == [0.5] * 3 and r.settings["objective"] == "logit[1,2]"
     assert r.final_scores == [float(v) for v in r.trace[-1]]
+
+
+def test_saved_files_are_readable_by_others(cnn, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        visualize(cnn, logit(0), **FAST).save(tmp_path)
+    finally:
+        os.umask(old)
+    for f in tmp_path.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
