@@ -12,8 +12,20 @@ from ..model import ImageModel
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="model spec (default: zoo:cnn, the embedded CNN)")
+    """--model and --device, plus weights and preprocessing overrides (see phaselens.models)."""
+    p.add_argument(
+        "--model", default=None,
+        help="model spec: zoo:NAME (default zoo:cnn), timm:NAME, torchvision:NAME, hf:REPO_OR_DIR, "
+        "a TorchScript .pt / torch.export .pt2 file, package.module:callable, or file.py:callable",
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (default: GPU when present)")
+    p.add_argument("--weights", default=None, metavar="FILE",
+                   help="weights for the named architecture: .safetensors, or a .pth state dict (no pickled code)")
+    p.add_argument("--no-pretrained", action="store_true",
+                   help="random initialization instead of pretrained weights (for trying things out)")
+    p.add_argument("--mean", default=None, help="normalization mean per channel, e.g. 0.5,0.5,0.5 (default: the model's)")
+    p.add_argument("--std", default=None, help="normalization std per channel (default: the model's)")
+    p.add_argument("--input-size", default=None, help="size the model runs at: N or H,W (default: the model's)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -32,7 +44,14 @@ def load_model_from_args(args: argparse.Namespace) -> ImageModel:
     from ..models import load_model
 
     device = resolve_device(args.device)
-    model = load_model(args.model)
+    model = load_model(
+        args.model,
+        pretrained=not getattr(args, "no_pretrained", False),
+        weights=getattr(args, "weights", None),
+        mean=getattr(args, "mean", None),
+        std=getattr(args, "std", None),
+        input_size=getattr(args, "input_size", None),
+    )
     return model.to(device)
 
 
