@@ -37,6 +37,8 @@ class Context:
         logits: the model output (N, classes), or None when the pass stopped early.
         batch: B images; crops: K crops per image.
         prefix_tokens: tokens before the patches in token outputs, or None to infer.
+        layouts: per-layer layout hints from a dry run (`phaselens.models.layout.Layout`),
+            used in place of ``layout="auto"``.
     """
 
     outputs: dict[str, torch.Tensor]
@@ -44,6 +46,7 @@ class Context:
     batch: int
     crops: int
     prefix_tokens: int | None = None
+    layouts: dict = field(default_factory=dict)
 
     def per_crop(self, values: torch.Tensor, what: str) -> torch.Tensor:
         """Repeat per-image values (T, ...) with T in {1, B} to one row per crop (N, ...)."""
@@ -62,14 +65,28 @@ def _infer_prefix(tokens: int) -> int:
     return extra if extra <= 8 else 0
 
 
-def spatial(t: torch.Tensor, layout: str = "auto", prefix_tokens: int | None = None) -> torch.Tensor:
-    """Any layer output as a (N, C, H, W) map; see the module docstring for the rules."""
+def spatial(t: torch.Tensor, layout="auto", prefix_tokens: int | None = None) -> torch.Tensor:
+    """Any layer output as a (N, C, H, W) map; see the module docstring for the rules.
+
+    `layout` is ``"auto"``, ``"nchw"``, ``"nhwc"``, or a dry-run hint for this layer
+    (a `phaselens.models.layout.Layout`: its kind, prefix tokens and patch grid); an
+    explicit `prefix_tokens` overrides the hint's.
+    """
+    grid = None
+    if not isinstance(layout, str):
+        if layout.kind == "unsupported":
+            raise PhaseLensError(f"cannot read this layer as feature maps: {layout.note}")
+        grid = layout.grid
+        prefix_tokens = layout.prefix_tokens if prefix_tokens is None else prefix_tokens
+        layout = layout.kind
     if t.ndim == 2:
         return t[:, :, None, None]
     if t.ndim == 3:  # (N, T, C) tokens
         n, tokens, c = t.shape
         p = _infer_prefix(tokens) if prefix_tokens is None else prefix_tokens
         patches = t[:, p:, :]
+        if grid is not None and grid[0] * grid[1] == patches.shape[1]:
+            return patches.transpose(1, 2).reshape(n, c, *grid)
         side = math.isqrt(patches.shape[1])
         if side * side == patches.shape[1]:
             return patches.transpose(1, 2).reshape(n, c, side, side)
@@ -209,8 +226,16 @@ def logit(targets: Targets) -> Objective:
     return Objective(fn, f"logit[{_fmt(targets)}]", needs_logits=True, batch=len(idx))
 
 
+def _maps(ctx: Context, layer: str, layout: str, prefix: int | None) -> torch.Tensor:
+    """`layer`'s output as (N, C, H, W): its dry-run hint stands for "auto"; an explicit prefix wins."""
+    hint = ctx.layouts.get(layer) if layout == "auto" else None
+    if hint is not None:
+        return spatial(ctx.outputs[layer], hint, prefix)
+    return spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix is None else prefix)
+
+
 def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, channels: torch.Tensor, what: str):
-    maps = spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix is None else prefix)
+    maps = _maps(ctx, layer, layout, prefix)
     _check_index(channels, maps.shape[1], "channel", f"layer {layer}")
     rows = ctx.per_crop(channels.to(maps.device), what)
     picked = maps.gather(1, rows.view(-1, 1, 1, 1).expand(-1, 1, *maps.shape[2:]))[:, 0]
@@ -271,7 +296,7 @@ def direction(
         raise PhaseLensError(f"direction vector must be (C,) or (B, C), got shape {tuple(v.shape)}")
 
     def fn(ctx: Context) -> torch.Tensor:
-        maps = spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix_tokens is None else prefix_tokens)
+        maps = _maps(ctx, layer, layout, prefix_tokens)
         if v.shape[1] != maps.shape[1]:
             raise PhaseLensError(f"direction has {v.shape[1]} values but layer {layer} has {maps.shape[1]} channels")
         dirs = ctx.per_crop(v.to(maps.device, maps.dtype), "direction")[:, :, None, None]

@@ -101,6 +101,15 @@ def _prefix_tokens(net: nn.Module) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
+def _layouts(model: ImageModel, layers: Sequence[str]) -> dict:
+    """Layout hints for the objective's layers (NHWC stages, token prefix and grid), from one dry run."""
+    if not layers:
+        return {}
+    from .models.layout import cached_layouts
+
+    return cached_layouts(model, layers)
+
+
 def visualize(
     model: nn.Module,
     objective: Objective | Targets,
@@ -173,6 +182,7 @@ def visualize(
     optimizer = torch.optim.NAdam(param.parameters(), lr=lr)
     capture = Capture(im.net, obj.layers, need_output=obj.needs_logits)
     prefix = _prefix_tokens(im.net)
+    layouts = _layouts(im, obj.layers)
     transparency = torch.zeros(b, im.channels, *size, device=device)
     trace = torch.zeros(steps, b)
     use_amp = amp and device.type == "cuda"
@@ -190,7 +200,7 @@ def visualize(
             x = augment(images, rng, cfg, im.input_size).to(dtype=dtype, memory_format=fmt)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 logits = capture(im, x)
-                ctx = Context(capture.outputs, logits, b, cfg.crops, prefix)
+                ctx = Context(capture.outputs, logits, b, cfg.crops, prefix, layouts)
                 scores = obj(ctx).float().view(b, cfg.crops).mean(dim=1)
             (-scores.sum()).backward()
             optimizer.step()
