@@ -24,7 +24,7 @@ from . import store
 from .plan import Target, chunks, expand_targets, objective_for, target_seed
 from .shard import Shard, shard_from_env
 
-CPU_BATCH = 16  # targets per batch on CPU: past this, bigger batches stop paying on a few cores
+CPU_BATCH = 16  # targets per batch on CPU for inputs up to 96 x 96, fewer for bigger inputs
 MAX_BATCH = 256
 
 
@@ -71,11 +71,22 @@ def batch_from_probe(free: int, one: int, four: int, facets: int, targets: int, 
     return max(1, min(images // max(facets, 1), cap, max(targets, 1)))
 
 
+def cpu_batch(input_size: tuple[int, int]) -> int:
+    """`CPU_BATCH` for small inputs, scaled down by input area (3 at 224 x 224).
+
+    On CPU the convolutions already saturate the cores, so batching barely speeds
+    things up (see benchmarks/lens_batching.py) while its memory grows with the
+    batch, and a killed run loses the batch in progress.
+    """
+    area = input_size[0] * input_size[1]
+    return max(1, min(CPU_BATCH, round(CPU_BATCH * 96 * 96 / area)))
+
+
 def auto_batch(model: ImageModel, first: Target, facets: int, targets: int, run_kwargs: dict) -> int:
-    """Targets per batch for this device: a fixed `CPU_BATCH` on CPU; on CUDA, measured."""
+    """Targets per batch for this device: on CUDA measured, on CPU `cpu_batch`."""
     device, _ = model_device_dtype(model)
     if device.type != "cuda":
-        return max(1, min(CPU_BATCH, targets))
+        return max(1, min(cpu_batch(model.input_size), targets))
     torch.cuda.synchronize(device)
     torch.cuda.empty_cache()
     free, _total = torch.cuda.mem_get_info(device)
@@ -104,23 +115,36 @@ def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
 
 
 class _Bar:
-    """tqdm over *all* targets of the folder (every shard), counting complete manifests."""
+    """tqdm over *all* targets of the folder (every shard): complete manifests, plus
+    the steps done in the batch at work, so the ETA moves during long batches."""
+
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
     def __init__(self, out: Path, names: list[str], enabled: bool) -> None:
-        self.out, self.names, self.bar = out, names, None
+        self.out, self.names, self.bar, self.base = out, names, None, 0
         if enabled:
             from tqdm.auto import tqdm
 
-            done = self.complete()
-            self.bar = tqdm(total=len(names), initial=done, desc="lens", unit="target", dynamic_ncols=True)
+            self.base = self.complete()
+            self.bar = tqdm(total=len(names), initial=self.base, desc=self._desc(), unit="target",
+                            dynamic_ncols=True, bar_format=self.FORMAT)
+
+    def _desc(self) -> str:
+        return f"lens, {self.base}/{len(self.names)} targets done"
 
     def complete(self) -> int:
         return sum((store.target_dir(self.out, n) / store.MANIFEST).is_file() for n in self.names)
 
+    def step(self, targets: int, fraction: float) -> None:
+        """`fraction` of a batch of `targets` is done."""
+        if self.bar is not None:
+            self.bar.update(self.base + targets * fraction - self.bar.n)
+
     def refresh(self) -> None:
         if self.bar is not None:
-            done = self.complete()
-            self.bar.update(done - self.bar.n)
+            self.base = self.complete()
+            self.bar.set_description_str(self._desc(), refresh=False)
+            self.bar.update(self.base - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -217,7 +241,7 @@ def run_lens(
         todo = {t.name for t in mine if store.read_complete(out, t.name) is None}
         b = batch or (auto_batch(im, plan[0], facets, len(todo), run_kwargs) if todo else 1)
         bar = _Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
-        job = _Job(im, out, facets, seed, run_kwargs, settings, str(shard))
+        job = _Job(im, out, facets, seed, run_kwargs, settings, str(shard), bar)
         made = 0
         try:
             for group in chunks(mine, b):
@@ -252,6 +276,7 @@ class _Job:
     run_kwargs: dict
     settings: dict
     shard: str
+    bar: _Bar
 
 
 def _make(job: _Job, group: list[Target]) -> int:
@@ -271,7 +296,9 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     facets = job.facets
     per_image = [t for t in group for _ in range(facets)]
     seeds = [target_seed(job.seed, t.key, f) for t in group for f in range(facets)]
-    result = visualize(job.model, objective_for(per_image), seed=seeds, batch=len(seeds), **job.run_kwargs)
+    steps = job.run_kwargs["steps"]
+    result = visualize(job.model, objective_for(per_image), seed=seeds, batch=len(seeds),
+                       callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps), **job.run_kwargs)
     alphas = result.alpha()
     seconds = (time.time() - start) / len(group)
     for i, t in enumerate(group):

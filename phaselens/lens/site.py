@@ -119,6 +119,7 @@ def build_site(out_dir: str | Path, title: str | None = None) -> Path:
             data["title"] = title
         data = _clean(data)
         site.mkdir(parents=True, exist_ok=True)
+        store.remove_temp_files(site)  # left by a killed build; safe under the lock
         for name in ASSETS:
             _write_if_changed(site / name, (STATIC / name).read_bytes())
         atomic_write_bytes(site / "data.js", _js(data))

@@ -108,6 +108,8 @@ def check_config(out: Path, settings: dict, planned: list[str]) -> dict:
                 "use another --out folder, or run again with the same settings"
             )
     merged = list(dict.fromkeys(list(current.get("planned", [])) + list(planned)))
+    if isinstance(old, dict) and old.get("title") and not settings.get("title"):
+        settings = dict(settings, title=old["title"])  # a title, once given, stays
     config = dict(current, version=1, settings=settings, planned=merged)
     if config != current:
         atomic_write_json(path, config)
