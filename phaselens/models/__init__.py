@@ -78,7 +78,7 @@ def parse_spec(spec: str) -> Spec:
     if spec.endswith(MODEL_FILE_SUFFIXES) or "/" in spec or "\\" in spec:
         raise PhaseLensError(f"model file {spec!r} does not exist")
     if _DOTTED.fullmatch(spec):  # a bare architecture name
-        hint = f"; did you mean timm:{spec} or torchvision:{spec}?"
+        hint = f" (did you mean timm:{spec} or torchvision:{spec}?)"
     else:
         hint = f" (schemes: {', '.join(SCHEMES)})" if ":" in spec else ""
     raise PhaseLensError(f"unknown model spec {spec!r}{hint}; valid forms: {SPEC_FORMS}")

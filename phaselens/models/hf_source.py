@@ -8,6 +8,7 @@ names from ``config.id2label``. Code shipped with a repository is never run
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from pathlib import Path
@@ -47,7 +48,7 @@ def load(
     if not local:
         offline = network.is_offline(network.hf_endpoint())
     size = parse_size(input_size)
-    with network.hub_offline(offline):
+    with network.hub_offline(offline), _quiet(transformers):
         try:
             config = transformers.AutoConfig.from_pretrained(source, local_files_only=offline)
             if size is not None and not fetch and hasattr(config, "image_size"):
@@ -77,6 +78,19 @@ def load(
         _interpolate_positions(net, what)
     names = _class_names(config)
     return finish(net, pre, names_for(getattr(config, "num_labels", None), names), what)
+
+
+@contextlib.contextmanager
+def _quiet(transformers):
+    """No per-tensor "Loading weights" bar: PhaseLens shows its own progress."""
+    logging = transformers.utils.logging
+    was = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            logging.enable_progress_bar()
 
 
 def _first_line(err: BaseException) -> str:
