@@ -342,6 +342,12 @@ def test_hf_sizes_and_random_init(hf_dir):
     assert pretrained(torch.rand(2, 3, 48, 48)).logits.shape == (2, 3)  # positions interpolated
 
 
+def test_hf_missing_folder_is_not_a_download(tmp_path):
+    pytest.importorskip("transformers")
+    with pytest.raises(PhaseLensError, match="no folder"):
+        load_model(f"hf:{tmp_path / 'nope'}")
+
+
 def test_hf_weights_file(hf_dir, tmp_path):
     from safetensors.torch import save_file
 

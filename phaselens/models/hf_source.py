@@ -41,6 +41,8 @@ def load(
     if not ref:
         raise PhaseLensError("hf: needs a Hub repository id or a local folder, e.g. hf:google/vit-base-patch16-224")
     local = Path(ref).expanduser().is_dir()
+    if not local and (ref.startswith((".", "/", "~")) or ref.count("/") > 1 or "\\" in ref):
+        raise PhaseLensError(f"no folder {ref!r} for hf:; give a save_pretrained folder or a Hub id like org/name")
     source = str(Path(ref).expanduser()) if local else ref
     what = f"hf:{ref}"
     fetch = pretrained and weights is None
