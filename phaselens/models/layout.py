@@ -184,6 +184,8 @@ def detect_layouts(model: nn.Module, names: Iterable[str] | None = None) -> dict
     im = as_image_model(model)
     net = im.net
     wanted = None if names is None else set(names) & {n for n, _ in net.named_modules() if n}
+    if wanted == set():
+        return {}
     tracer = _Tracer(net, im.input_size, wanted)
 
     def mark_input(_module, inputs) -> None:  # the images the net gets are channels-first
