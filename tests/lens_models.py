@@ -1,9 +1,9 @@
 """Small random-init models for the lens tests, loadable from a subprocess.
 
 `tiny()` is deterministic (fixed init seed), so a run in a subprocess and one in
-the test process give the same images. Run as a script, this module is the
-`phaselens` CLI with the model spec ``tiny`` added, for as long as
-`phaselens.models.load_model` does not load ``module:callable`` specs:
+the test process give the same images. The CLI loads it as
+``tests/lens_models.py:tiny``; for model loaders without ``file.py:callable``
+specs, this module run as a script is the `phaselens` CLI with a spec ``tiny``:
 
     python tests/lens_models.py lens --model tiny --out DIR ...
 """
@@ -46,14 +46,15 @@ def tiny(num_classes: int = len(CLASS_NAMES)):
 
 
 def spec() -> str:
-    """The model spec the CLI should get: ``tests.lens_models:tiny`` once
-    `load_model` understands it, else ``tiny`` for this module's own entry point."""
+    """The model spec the CLI should get: ``/abs/path/tests/lens_models.py:tiny`` when
+    `load_model` takes ``file.py:callable``, else ``tiny`` for this module's own entry point."""
     from phaselens.models import load_model
 
+    path_spec = f"{Path(__file__).resolve()}:tiny"
     try:
-        load_model("tests.lens_models:tiny")
-        return "tests.lens_models:tiny"
-    except Exception:  # not supported yet (PhaseLensError), or not importable from here
+        load_model(path_spec)
+        return path_spec
+    except Exception:  # an older loader (PhaseLensError): use main() below
         return "tiny"
 
 

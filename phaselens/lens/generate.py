@@ -301,16 +301,20 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
                        callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps), **job.run_kwargs)
     alphas = result.alpha()
     seconds = (time.time() - start) / len(group)
+    # The last step's score is one draw of random crops; the mean of the last eighth is steadier.
+    window = max(1, steps // 8)
+    steady = result.trace[-window:].mean(dim=0)
     for i, t in enumerate(group):
-        rows = slice(i * facets, (i + 1) * facets)
-        scores = result.trace[-1, rows].tolist()
+        rows = range(i * facets, (i + 1) * facets)
         manifest = dict(
             version=1, name=t.name, key=t.key, label=t.label, kind=t.kind, index=t.index, layer=t.layer,
-            score=float(scores[0]),  # the score of image.png, the one the index shows
-            facets=[dict(facet=f, seed=s, score=float(sc), trace=_downsample(result.trace[:, i * facets + f].tolist()))
-                    for f, (s, sc) in enumerate(zip(seeds[rows], scores))],
+            score=float(steady[rows[0]]),  # the score of image.png, the one the index shows
+            score_window=window,
+            facets=[dict(facet=f, seed=seeds[r], score=float(steady[r]), final_score=float(result.trace[-1, r]),
+                         trace=_downsample(result.trace[:, r].tolist()))
+                    for f, r in enumerate(rows)],
             settings=job.settings, shard=job.shard, seconds=round(seconds, 3), batch=len(group),
             versions=_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-        store.save_target(job.out, manifest, result.images[rows], alphas[rows])
+        store.save_target(job.out, manifest, result.images[rows.start:rows.stop], alphas[rows.start:rows.stop])
     return len(group)

@@ -49,14 +49,14 @@ def _sections(folder: Path, site_dir: str) -> list[dict]:
 def _entry(manifest: dict, folder: Path) -> dict:
     site_dir = f"../targets/{folder.name}/"
     facets = [
-        dict(facet=f.get("facet", i), seed=f.get("seed"), score=f.get("score"), image=f["image"], rgba=f["rgba"],
-             trace=f.get("trace", []))
+        dict(facet=f.get("facet", i), seed=f.get("seed"), score=f.get("score"), final_score=f.get("final_score"),
+             image=f["image"], rgba=f["rgba"], trace=f.get("trace", []))
         for i, f in enumerate(manifest.get("facets", []))
     ]
     return dict(
         name=folder.name, key=manifest.get("key", folder.name), label=str(manifest.get("label", folder.name)),
         kind=manifest.get("kind", "class"), index=manifest.get("index", 0), layer=manifest.get("layer"),
-        score=manifest.get("score"), dir=site_dir, thumb=manifest.get("thumb", "thumb.jpg"),
+        score=manifest.get("score"), score_window=manifest.get("score_window"), dir=site_dir, thumb=manifest.get("thumb", "thumb.jpg"),
         facets=facets, seconds=manifest.get("seconds"), batch=manifest.get("batch"),
         sections=_sections(folder, site_dir),
     )

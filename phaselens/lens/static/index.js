@@ -36,7 +36,7 @@
       el("div", { className: "thumb" }, img),
       el("div", { className: "label", text: t.label }),
       el("div", { className: "meta" }, [
-        el("span", { text: t.layer ? t.layer + ":" + t.index : "#" + t.index }),
+        el("span", { text: "#" + t.index }),
         el("span", { className: "score", text: fmt(t.score) }),
       ]),
     ]);

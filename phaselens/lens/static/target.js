@@ -102,10 +102,18 @@
 
   // Scores and settings.
   const scores = document.getElementById("scores");
-  scores.append(el("tr", {}, [el("th", { text: "facet" }), el("th", { text: "seed" }), el("th", { text: "final score" })]));
+  const scoreWindow = t.score_window > 1 ? "mean of last " + t.score_window + " steps" : "last step";
+  scores.append(el("tr", {}, [
+    el("th", { text: "facet" }), el("th", { text: "seed" }),
+    el("th", { text: "score", title: scoreWindow }), el("th", { text: "last step" }),
+  ]));
   t.facets.forEach((f, i) => {
-    scores.append(el("tr", {}, [el("td", { text: i }), el("td", { className: "mono", text: f.seed }), el("td", { text: fmt(f.score) })]));
+    scores.append(el("tr", {}, [
+      el("td", { text: i }), el("td", { className: "mono", text: f.seed }),
+      el("td", { text: fmt(f.score) }), el("td", { className: "muted", text: fmt(f.final_score) }),
+    ]));
   });
+  scores.after(el("p", { className: "note muted", text: "Score: the objective averaged over the crops of each step, " + scoreWindow + "." }));
   const settings = document.getElementById("settings");
   const rows = Object.assign({ target: t.key }, data.settings || {});
   if (t.seconds !== undefined) rows["seconds per target"] = t.seconds;
