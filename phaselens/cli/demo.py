@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..io import atomic_write_bytes
+from .visualize import add_run_args, run_kwargs
 
 ORDER = 5
 DEFAULT_MODELS = ("zoo:cnn", "zoo:vit")
@@ -25,8 +26,7 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="phaselens-demo", help="output folder (default: phaselens-demo)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model specs")
-    p.add_argument("--steps", type=int, default=256, help="optimization steps (default 256)")
-    p.add_argument("--seed", type=int, default=0)
+    add_run_args(p)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run)
 
@@ -51,14 +51,12 @@ def _images(lens_dir: Path, report) -> tuple[torch.Tensor, list[int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import PhaseLensError
     from ..lens import run_lens
     from ..models import load_model
     from ..transfer import transfer_rate
     from .common import resolve_device
 
-    if args.steps < 1:
-        raise PhaseLensError(f"--steps must be >= 1, got {args.steps}")
+    kwargs = run_kwargs(args)
     specs = [s.strip() for s in args.models.split(",") if s.strip()]
     device = resolve_device(args.device)
     models = {spec: load_model(spec).to(device) for spec in specs}
@@ -68,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for spec, model in models.items():
         folder = out / spec.replace(":", "_")
         print(f"[demo] {spec}: MACO visualizations of every class -> {folder}/")
-        reports[spec] = run_lens(model, folder, "class:all", steps=args.steps, seed=args.seed, title=f"Lens of {spec}")
+        reports[spec] = run_lens(model, folder, "class:all", seed=args.seed, title=f"Lens of {spec}", **kwargs)
     rows = []
     for a in specs:
         images, labels = _images(out / a.replace(":", "_"), reports[a])

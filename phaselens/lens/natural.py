@@ -111,12 +111,10 @@ def add_natural_images(model: ImageModel, out: Path, targets: Sequence[Target], 
             src = f"natural/{rank}.jpg"
             image = load_image(path, (256, 256), 3)  # a bigger crop than the model's input, for the eye
             store.save_thumb(image, folder / src, side=256)
-            store.publish(folder / src)
             items.append(dict(src=src, caption=label or path.name, file=str(path.relative_to(root)),
                               score=float(scores[i, j])))
         section = dict(id="natural", title="Natural images that activate it most",
                        text=f"Top {len(items)} of {len(files)} images in {root.name}/ by this target's score.",
                        items=items, source=source, k=k)
         atomic_write_json(folder / "sections" / SECTION, section)
-        store.publish(folder / "sections" / SECTION)
     return len(todo)

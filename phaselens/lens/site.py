@@ -97,7 +97,6 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     except OSError:
         pass
     atomic_write_bytes(path, data)
-    store.publish(path)
 
 
 def build_site(out_dir: str | Path, title: str | None = None) -> Path:
@@ -123,7 +122,6 @@ def build_site(out_dir: str | Path, title: str | None = None) -> Path:
         for name in ASSETS:
             _write_if_changed(site / name, (STATIC / name).read_bytes())
         atomic_write_bytes(site / "data.js", _js(data))
-        store.publish(site / "data.js")
     return site / "index.html"
 
 

@@ -178,23 +178,6 @@ class FolderLock:
             self._fd = None
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def publish(*paths: Path) -> None:
-    """Make files readable as the umask allows: temporary files are created 0600,
-    and a static host serving the site as another user must be able to read them."""
-    mode = 0o666 & ~_umask()
-    for path in paths:
-        try:
-            os.chmod(path, mode)
-        except OSError:
-            pass
-
-
 def facet_files(facet: int) -> tuple[str, str]:
     """File names of facet `facet`: (image, rgba)."""
     return ("image.png", "rgba.png") if facet == 0 else (f"facet_{facet}.png", f"facet_{facet}_rgba.png")
@@ -236,7 +219,5 @@ def save_target(out: Path, manifest: dict, images, alphas) -> Path:
         manifest["facets"][f].update(image=png, rgba=rgba)
     save_thumb(images[0], folder / "thumb.jpg")
     manifest["thumb"] = "thumb.jpg"
-    publish(*(folder / f for f in manifest_files(manifest)))
     atomic_write_json(folder / MANIFEST, manifest)
-    publish(folder / MANIFEST)
     return folder
