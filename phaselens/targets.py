@@ -1,27 +1,72 @@
 """Target specs for the CLI: ``class:3``, ``class:0-9``, ``class:all``, ``class:red_disc``,
-``channel:LAYER:12``, ``channel:LAYER:0-7``, ``neuron:LAYER:12``, each giving one image per target."""
+``channel:LAYER:12``, ``channel:LAYER:0-7``, ``channel:LAYER:all``, ``neuron:LAYER:12``, each giving
+one image per target."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+import torch
+
 from .errors import PhaseLensError
 from .layers import get_layer
 from .model import ImageModel
 from .objectives import Objective, channel, logit, neuron
 
-SYNTAX = "class:K | class:A-B | class:all | class:NAME | channel:LAYER:C | channel:LAYER:A-B | neuron:LAYER:C"
+SYNTAX = (
+    "class:K | class:A-B | class:all | class:NAME | channel:LAYER:C | channel:LAYER:A-B | channel:LAYER:all"
+    " | neuron:LAYER:C"
+)
 
 
 @dataclass
 class TargetSet:
-    """Parsed target spec: an objective with one target per image, and a file-safe name per image."""
+    """Parsed target spec: an objective with one target per image.
+
+    Attributes:
+        objective: scores image i against target i.
+        names: a file-safe name per target (``class_0003_yellow_star``).
+        labels: a readable label per target (a class name may hold any characters).
+        kind: ``class``, ``channel`` or ``neuron``.
+        indices: the class or channel index of each target.
+        layer: the layer of channel and neuron targets, else None.
+    """
 
     objective: Objective
     names: list[str]
     labels: list[str]
     kind: str
+    indices: list[int]
+    layer: str | None = None
+
+
+def _probe(model: ImageModel, layer: str | None = None) -> torch.Tensor | None:
+    """One forward pass of a random image: the output, or `layer`'s maps as (1, C, H, W)."""
+    from .layers import Capture
+    from .model import model_device_dtype
+    from .objectives import spatial
+    from .render import _layouts, frozen
+
+    device, dtype = model_device_dtype(model)
+    x = torch.rand(1, model.channels, *model.input_size, device=device, dtype=dtype)
+    capture = Capture(model.net, [layer] if layer else [], need_output=layer is None)
+    with frozen(model), torch.no_grad():
+        out = capture(model, x)
+    if layer is None:
+        return out
+    hint = _layouts(model, [layer]).get(layer)
+    return spatial(capture.outputs[layer], hint or "auto", getattr(model.net, "num_prefix_tokens", None))
+
+
+def num_classes(model: ImageModel) -> int:
+    """The number of classes: the class names when given, else the width of the model output."""
+    if model.class_names:
+        return len(model.class_names)
+    out = _probe(model)
+    if out is None or out.ndim != 2:
+        raise PhaseLensError("cannot count the classes: the model output is not (N, classes); give class indices")
+    return int(out.shape[1])
 
 
 def _indices(text: str, upper: int | None, what: str) -> list[int]:
@@ -49,33 +94,35 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "x"
 
 
-def parse_targets(spec: str, model: ImageModel, num_classes: int | None = None) -> TargetSet:
+def parse_targets(spec: str, model: ImageModel) -> TargetSet:
     """Turn a target spec into a `TargetSet` for `model`; errors say the valid syntax.
 
-    `num_classes` bounds ``class:all`` (and class indices); it defaults to the
-    number of class names the model carries.
+    Class indices are checked against the model's class count (its class names, or
+    its output width); ``channel:LAYER:all`` counts the layer's channels with one
+    forward pass.
     """
-    kind, _, rest = spec.partition(":")
+    kind, _, rest = spec.strip().partition(":")
     names = model.class_names or []
-    n_classes = num_classes if num_classes is not None else (len(names) or None)
     if kind == "class" and rest:
+        n_classes = num_classes(model)
         if rest == "all" or re.fullmatch(r"[\d,\s-]+", rest):
             idx = _indices(rest, n_classes, "class")
         else:
             idx = [model.class_index(rest)]
-        if n_classes is not None:
-            bad = [i for i in idx if i >= n_classes]
-            if bad:
-                raise PhaseLensError(f"class {bad[0]} is out of range: the model has {n_classes} classes (0..{n_classes - 1})")
+        idx = list(dict.fromkeys(idx))
+        bad = [i for i in idx if i >= n_classes]
+        if bad:
+            raise PhaseLensError(f"class {bad[0]} is out of range: the model has {n_classes} classes (0..{n_classes - 1})")
         labels = [names[i] if i < len(names) else f"class {i}" for i in idx]
         files = [f"class_{i:04d}" + (f"_{_safe(names[i])}" if i < len(names) else "") for i in idx]
-        return TargetSet(logit(idx), files, labels, "class")
+        return TargetSet(logit(idx), files, labels, "class", idx)
     if kind in ("channel", "neuron") and rest.count(":") >= 1:
         layer, _, chans = rest.rpartition(":")
         get_layer(model.net, layer)
-        idx = _indices(chans, None, kind)
+        count = int(_probe(model, layer).shape[1]) if chans.strip() == "all" else None
+        idx = list(dict.fromkeys(_indices(chans, count, kind)))
         obj = channel(layer, idx) if kind == "channel" else neuron(layer, idx)
         files = [f"{kind}_{_safe(layer)}_{c:04d}" for c in idx]
         labels = [f"{kind} {layer}:{c}" for c in idx]
-        return TargetSet(obj, files, labels, kind)
+        return TargetSet(obj, files, labels, kind, idx, layer)
     raise PhaseLensError(f"unknown target {spec!r}; valid: {SYNTAX}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -33,7 +32,8 @@ def test_visualize_writes_images_transparency_grid_and_manifest(tmp_path, capsys
 
 @pytest.mark.parametrize(
     "target, count",
-    [("class:yellow_star", 1), ("class:all", 10), ("channel:layer2:0-1", 2), ("neuron:layer1.0.conv1:4", 1)],
+    [("class:yellow_star", 1), ("class:all", 10), ("channel:layer2:0-1", 2), ("neuron:layer1.0.conv1:4", 1),
+     ("channel:layer1.0.conv1:all", 32), ("class:3,3,1", 2)],
 )
 def test_target_forms(tmp_path, target, count):
     out = tmp_path / "t"

@@ -8,16 +8,14 @@ batch or in the list, so batching, sharding and resuming cannot change an image.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
 
 from ..errors import PhaseLensError
 from ..model import ImageModel
-from ..objectives import Objective, channel, logit, neuron, spatial
-from ..targets import SYNTAX, _indices, parse_targets
+from ..objectives import Objective, channel, logit, neuron
+from ..targets import parse_targets
 
 
 @dataclass(frozen=True)
@@ -50,41 +48,10 @@ def target_seed(base: int, key: str, facet: int = 0) -> int:
     return int.from_bytes(digest, "big") & (2**53 - 1)
 
 
-def _probe(model: ImageModel, layer: str | None) -> torch.Tensor:
-    """One forward pass of a random image: the logits, or `layer`'s maps as (1, C, H, W)."""
-    from ..layers import Capture
-    from ..model import model_device_dtype
-
-    device, dtype = model_device_dtype(model)
-    x = torch.rand(1, model.channels, *model.input_size, device=device, dtype=dtype)
-    capture = Capture(model.net, [layer] if layer else [], need_output=layer is None)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = capture(model, x)
-    finally:
-        model.train(was_training)
-    if layer is None:
-        return out
-    return spatial(capture.outputs[layer], prefix_tokens=getattr(model.net, "num_prefix_tokens", None))
-
-
-def num_classes(model: ImageModel) -> int:
-    """The number of classes: the class names when given, else the width of the model output."""
-    if model.class_names:
-        return len(model.class_names)
-    out = _probe(model, None)
-    if out is None or out.ndim != 2:
-        raise PhaseLensError("cannot count the classes: the model output is not (N, classes); give class indices")
-    return int(out.shape[1])
-
-
 def expand_targets(spec: str | int | Sequence[int], model: ImageModel) -> list[Target]:
     """Every target a spec names, in order, without duplicates.
 
-    `spec` is a target spec string (``class:all``, ``class:0-9``, ``class:NAME``,
-    ``channel:LAYER:0-63``, ``channel:LAYER:all``, ``neuron:LAYER:5``) or class indices.
+    `spec` is a target spec string (see `phaselens.targets.parse_targets`) or class indices.
     """
     if isinstance(spec, int) or (not isinstance(spec, str) and isinstance(spec, Sequence)):
         values = [spec] if isinstance(spec, int) else list(spec)
@@ -93,34 +60,12 @@ def expand_targets(spec: str | int | Sequence[int], model: ImageModel) -> list[T
         spec = "class:" + ",".join(str(v) for v in values)
     if not isinstance(spec, str):
         raise PhaseLensError(f"targets must be a spec string or class indices, got {spec!r}")
-    spec = spec.strip()
-    kind, _, rest = spec.partition(":")
-    if kind == "class" and rest:
-        n = num_classes(model)
-        parsed = parse_targets(spec, model, num_classes=n)
-        if rest == "all" or re.fullmatch(r"[\d,\s-]+", rest):
-            idx = _indices(rest, n, "class")
-        else:
-            idx = [model.class_index(rest)]
-        layer = None
-    elif kind in ("channel", "neuron") and rest.count(":") >= 1:
-        layer, _, chans = rest.rpartition(":")
-        if chans.strip() == "all":
-            from ..layers import get_layer
-
-            get_layer(model.net, layer)
-            count = int(_probe(model, layer).shape[1])
-            chans = f"0-{count - 1}"
-            spec = f"{kind}:{layer}:{chans}"
-        parsed = parse_targets(spec, model)
-        idx = _indices(chans, None, kind)
-    else:
-        raise PhaseLensError(f"unknown target {spec!r}; valid: {SYNTAX} | channel:LAYER:all")
-    out: dict[str, Target] = {}
-    for i, name, label in zip(idx, parsed.names, parsed.labels):
-        key = f"{kind}:{i}" if layer is None else f"{kind}:{layer}:{i}"
-        out.setdefault(key, Target(name, key, label, kind, i, layer))
-    return list(out.values())
+    parsed = parse_targets(spec, model)
+    kind, layer = parsed.kind, parsed.layer
+    return [
+        Target(name, f"{kind}:{i}" if layer is None else f"{kind}:{layer}:{i}", label, kind, i, layer)
+        for i, name, label in zip(parsed.indices, parsed.names, parsed.labels)
+    ]
 
 
 def objective_for(targets: Sequence[Target]) -> Objective:

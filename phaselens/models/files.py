@@ -14,7 +14,6 @@ architecture with ``--weights``.
 from __future__ import annotations
 
 import json
-import types
 import zipfile
 from pathlib import Path
 
