@@ -59,6 +59,8 @@ def test_layers_lists_names_types_and_shapes(capsys):
         (["visualize", "--model", "zoo:alexnet", "--target", "class:0", "--out", "{out}"], "valid names: cnn, vit"),
         (["visualize", "--target", "class:0", "--steps", "0", "--out", "{out}"], "--steps must be >= 1"),
         (["layers", "--model", "nosuchscheme:x"], "nosuchscheme"),
+        (["visualize", "--target", "class:0", "--crop-size", "0.9,0.5", "--out", "{out}"], "0 < min <= max <= 1"),
+        (["visualize", "--target", "class:0", "--crop-size", "half", "--out", "{out}"], "MIN,MAX fractions"),
     ],
 )
 def test_mistakes_give_one_line_exit_2_and_no_output(tmp_path, capsys, args, words):

@@ -53,7 +53,10 @@ def register(sub) -> None:
     p.add_argument("--fid-dims", type=int, default=8, help="FID in this many principal directions (default 8)")
     p.add_argument("--no-natural", action="store_true", help="skip the held-out natural-image reference row")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--no-cache", action="store_true", help="recompute visualizations even if OUT/cache has them")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="where visualizations are cached (default OUT/cache); runs sharing it reuse "
+                   "every visualization whose settings match (e.g. fourier and pixel across --spectrum runs)")
+    p.add_argument("--no-cache", action="store_true", help="recompute visualizations even if the cache has them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     start = time.time()
-    result = run_bench(models, evaluators, ref, cfg, cache=None if args.no_cache else out / "cache",
+    result = run_bench(models, evaluators, ref, cfg, cache=None if args.no_cache else Path(args.cache or out / "cache"),
                        progress=not args.quiet)
     total = time.time() - start
     summary = report.summarize(result.rows)

@@ -22,6 +22,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=256, help="optimization steps (default 256)")
     p.add_argument("--size", type=int, default=None, help="image side in pixels (default: input size x 512/224)")
     p.add_argument("--crops", type=int, default=6, help="random crops per image per step (default 6)")
+    p.add_argument("--crop-size", default=None, metavar="MIN,MAX",
+                   help="crop side as fractions of the image's shorter side (default 0.2,0.3 as in the MACO paper; 0.5,0.9 in demo)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--spectrum", default=None, help="MACO magnitude spectrum file (default: the shipped one)")
 
@@ -31,7 +33,22 @@ def run_kwargs(args: argparse.Namespace) -> dict:
         raise PhaseLensError(f"--steps must be >= 1, got {args.steps}")
     if args.size is not None and args.size < 8:
         raise PhaseLensError(f"--size must be >= 8 pixels, got {args.size}")
-    return dict(method=args.method, steps=args.steps, image_size=args.size, crops=args.crops, spectrum=args.spectrum)
+    kwargs = dict(method=args.method, steps=args.steps, image_size=args.size, crops=args.crops, spectrum=args.spectrum)
+    if args.crop_size:
+        kwargs["crop_size"] = parse_crop_size(args.crop_size)
+    return kwargs
+
+
+def parse_crop_size(text: str) -> tuple[float, float]:
+    """"0.2,0.3" -> (0.2, 0.3); the range itself is checked by `CropConfig`."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise PhaseLensError(f"--crop-size takes MIN,MAX fractions like 0.2,0.3, got {text!r}") from None
+    from ..transforms import CropConfig
+
+    CropConfig(size=(lo, hi))
+    return lo, hi
 
 
 def register(sub) -> None:
