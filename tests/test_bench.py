@@ -179,6 +179,9 @@ def test_cached_visualizations_are_reused(tmp_path, cnn):
     assert torch.allclose(first.images, again.images, atol=1e-6) and again.targets == [0, 1]
     other = make_visualizations(cnn, "maco", [0, 1], BenchConfig(seeds=1, steps=3, image_size=24, crops=2), cache=tmp_path)
     assert not other.cached  # a different setting is never served from the cache
+    with torch.no_grad():
+        cnn.net.head.bias.add_(1.0)
+    assert not make_visualizations(cnn, "maco", [0, 1], cfg, cache=tmp_path).cached  # nor other weights
 
 
 def test_cli_end_to_end_writes_csv_markdown_and_png(tmp_path, tiny_specs, capsys):
@@ -223,3 +226,29 @@ def test_a_single_model_without_evaluators_is_refused(tmp_path, tiny_specs, caps
     out = tmp_path / "never"
     assert main(["bench", "--models", tiny_specs[0], "--quiet", "--out", str(out)]) == 2
     assert "evaluator" in capsys.readouterr().err and not out.exists()
+
+
+def test_folder_classes_by_index_name_or_sorted_order():
+    from phaselens.bench.data import folder_classes
+
+    assert folder_classes(["3", "7"], None) == [3, 7]
+    assert folder_classes(["Blue_Square", "red_disc"], ["red_disc", "blue_square"]) == [1, 0]
+    assert folder_classes(["n01", "n02", "n03"], ["a", "b", "c"]) == [0, 1, 2]
+
+
+def test_cli_with_an_image_folder(tmp_path, tiny_specs):
+    from phaselens.bench.data import write_image_folder
+    from phaselens.data import CLASS_NAMES, make_batch
+
+    images, labels = make_batch(30, 32, seed=9)
+    folder = tmp_path / "imagefolder"
+    write_image_folder(images, labels, [f"{i}" for i in range(10)], folder)  # folders 0..9, 3 images each
+    out = tmp_path / "bench"
+    argv = ["bench", "--models", ",".join(tiny_specs), "--methods", "pixel", "--seeds", "1", "--steps", "1",
+            "--size", "32", "--crops", "1", "--images", str(folder), "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    manifest = (out / "manifest.json").read_text()
+    assert "image folder" in manifest
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {r["method"] for r in rows} == {"pixel", "natural"}  # 1 image per class held out, 2 as reference
+    assert all(r["n"] == str(len(CLASS_NAMES)) for r in rows)

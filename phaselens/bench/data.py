@@ -105,10 +105,9 @@ def folder_reference(
             target = (hold, hold_labels) if i < n_hold else (images, labels)
             target[0].append(torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))))
             target[1].append(k)
-    as_t = lambda xs: torch.stack(xs) if xs else None  # noqa: E731
     return Reference(
-        as_t(images), torch.tensor(labels), sorted(set(indices)), f"image folder {root} ({size}px)",
-        as_t(hold), torch.tensor(hold_labels) if hold_labels else None,
+        torch.stack(images), torch.tensor(labels), sorted(set(indices)), f"image folder {root} ({size}px)",
+        torch.stack(hold) if hold else None, torch.tensor(hold_labels) if hold_labels else None,
     )
 
 

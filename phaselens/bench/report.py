@@ -135,7 +135,7 @@ def markdown_report(summary: Sequence[dict], title: str = "", notes: Sequence[st
                   f"## Per model, {label}", "",
                   "Scores averaged over the evaluators other than the model; ± is the std over seeds.", "",
                   markdown_table(rows), ""]
-    return "\n".join(p for p in parts if p is not None).lstrip("\n")
+    return "\n".join(parts).lstrip("\n")
 
 
 # --------------------------------------------------------------------------- #

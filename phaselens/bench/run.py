@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -45,7 +45,7 @@ class BenchConfig:
 
     methods: tuple[str, ...] = DEFAULT_METHODS
     seeds: int = 2
-    steps: int = 128
+    steps: int = 256
     image_size: int | None = None
     crops: int = 6
     crop_size: tuple[float, float] = (0.20, 0.30)
@@ -89,12 +89,21 @@ def _file_digest(path: str | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def model_digest(model: ImageModel) -> str:
+    """A hash of the weights and preprocessing, so retrained weights never reuse a cached image."""
+    h = hashlib.sha256(repr((model.name, model.preprocess)).encode())
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def cache_key(model: ImageModel, method: str, cfg: BenchConfig, classes: list[int]) -> dict:
     """Everything a cached visualization depends on."""
     from .. import __version__
 
     return dict(
-        model=model.name, method=method, classes=classes, seeds=cfg.seeds, steps=cfg.steps,
+        model=model.name, weights=model_digest(model), method=method, classes=classes, seeds=cfg.seeds, steps=cfg.steps,
         image_size=cfg.image_size, crops=cfg.crops, crop_size=list(cfg.crop_size), lr=cfg.lr,
         spectrum=_file_digest(cfg.spectrum) if method == "maco" else None, version=__version__,
     )
@@ -283,10 +292,6 @@ def run_bench(
     finally:
         bar.close()
     return BenchResult(rows, visuals, seconds)
-
-
-def config_dict(cfg: BenchConfig) -> dict:
-    return asdict(cfg)
 
 
 class _NoBar:
