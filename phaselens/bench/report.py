@@ -125,7 +125,7 @@ def markdown_table(summary: Sequence[dict], columns: Sequence[str] = (*SCORES, "
 
 def markdown_report(summary: Sequence[dict], title: str = "", notes: Sequence[str] = ()) -> str:
     """The full Markdown: an overall table, then per-model tables, without and with the mask."""
-    parts = [f"# {title}" if title else "", *notes, ""]
+    parts = ([f"# {title}", ""] if title else []) + [*notes, ""]
     for masked in (False, True):
         label = "with the transparency mask (image · α + grey · (1 − α))" if masked else "without mask"
         rows = [r for r in summary if r["masked"] == masked]
@@ -200,8 +200,7 @@ def _panel(d: ImageDraw.ImageDraw, rows: dict, models: list[str], methods: list[
     d.text((x0, y0), title, fill="black", font=font)
     d.line([x0, plot_bottom, x0 + PANEL_W, plot_bottom], fill="black")
     d.line([x0, plot_top, x0, plot_bottom], fill="black")
-    for frac in (0.5, 1.0):
-        v = lo + frac * span
+    for v in (0.0, top / 2, top):  # round ticks from zero, whatever the lowest bar
         d.line([x0 - 3, y_of(v), x0 + PANEL_W, y_of(v)], fill=(225, 225, 225))
         label = f"{v:.3g}"
         d.text((x0 - 5 - d.textlength(label, font=font), y_of(v) - 6), label, fill=(90, 90, 90), font=font)
