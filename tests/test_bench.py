@@ -222,6 +222,14 @@ def test_bad_arguments_exit_2_with_one_line_and_no_output(tmp_path, capsys, extr
     assert not out.exists()
 
 
+def test_models_of_another_label_space_need_images(tmp_path, capsys):
+    path = tmp_path / "five.py"
+    path.write_text(TINY.replace("nn.Linear(8, 10)", "nn.Linear(8, 5)"))
+    out = tmp_path / "never"
+    assert main(["bench", "--models", f"{path}:a,{path}:b", "--quiet", "--out", str(out)]) == 2
+    assert "--images" in capsys.readouterr().err and not out.exists()
+
+
 def test_a_single_model_without_evaluators_is_refused(tmp_path, tiny_specs, capsys):
     out = tmp_path / "never"
     assert main(["bench", "--models", tiny_specs[0], "--quiet", "--out", str(out)]) == 2

@@ -156,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
     first = next(iter(models.values()))
     size = max(max(m.input_size) for m in evaluators.values())
     if args.images is None:
+        from ..bench.run import num_logits
+        from ..data import NUM_CLASSES
+
+        odd = {spec: n for spec, m in evaluators.items() if (n := num_logits(m)) != NUM_CLASSES}
+        if odd:
+            raise PhaseLensError(f"the built-in natural images are the {NUM_CLASSES} procedural classes, but "
+                                 f"{', '.join(f'{k} has {v}' for k, v in odd.items())} classes; give --images DIR")
         ref = procedural_reference(args.per_class, max(size, 32), cfg.seeds)
     else:
         ref = folder_reference(args.images, first.class_names, size, args.per_class, cfg.seeds)
