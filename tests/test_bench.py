@@ -90,6 +90,24 @@ def test_transferability_is_1_for_a_perfect_classifier_and_1_over_k_for_a_consta
     assert metrics.transferability(torch.tensor([1, 2, 3, 0]), [1, 2, 3, 4]) == 0.75
 
 
+def test_transfer_at_a_view_sees_only_the_centre():
+    # Class 7's intensity in the centre half of each side, black around it: the whole image
+    # averages to a quarter of that (class 1), the centre view to class 7 itself.
+    from phaselens.transfer import center_view, optimization_view
+
+    images = torch.zeros(2, 3, 20, 21)
+    images[..., 5:15, 5:16] = 0.75
+    perfect = ImageModel(Bucket(), Preprocess(input_size=(16, 16)))
+    assert center_view(images, 0.5).shape[-2:] == (10, 10)  # round(21 * 0.5) = 10, centred
+    assert transfer_rate(perfect, images, [7, 7], view=0.5) == 1.0
+    assert transfer_rate(perfect, images, [1, 1]) == 1.0
+    assert optimization_view((0.5, 0.9)) == pytest.approx(0.7)
+    from phaselens.errors import PhaseLensError
+
+    with pytest.raises(PhaseLensError, match=r"view must be in \(0, 1\]"):
+        center_view(images, 1.5)
+
+
 # ----------------------------------------------------------------------------- plausibility
 
 
