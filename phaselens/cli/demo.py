@@ -58,7 +58,8 @@ def _images(lens_dir: Path, report) -> tuple[torch.Tensor, list[int]]:
 def run(args: argparse.Namespace) -> int:
     from ..lens import run_lens
     from ..models import load_model
-    from ..transfer import transfer_rate
+    from ..render import DEFAULTS
+    from ..transfer import optimization_view, transfer_rate
     from .common import resolve_device
 
     kwargs = run_kwargs(args)
@@ -72,38 +73,47 @@ def run(args: argparse.Namespace) -> int:
         folder = out / spec.replace(":", "_")
         print(f"[demo] {spec}: MACO visualizations of every class -> {folder}/")
         reports[spec] = run_lens(model, folder, "class:all", seed=args.seed, title=f"Lens of {spec}", **kwargs)
+    # Two views: the whole image (the paper's protocol), and the centre at the mean crop
+    # size, the scale at which the visualized model saw its features during the run.
+    view = optimization_view(kwargs.get("crop_size", DEFAULTS["crop_size"]))
     rows = []
     for a in specs:
         images, labels = _images(out / a.replace(":", "_"), reports[a])
         for b in specs:
             if a != b:
-                rate = transfer_rate(models[b], images, labels)
-                rows.append((a, b, rate, len(labels)))
+                whole = transfer_rate(models[b], images, labels)
+                scaled = transfer_rate(models[b], images, labels, view=view)
+                rows.append((a, b, whole, scaled, len(labels)))
                 print(f"[demo] transferability: {a} visualizations classified as their class by {b}: "
-                      f"{rate:.0%} of {len(labels)}")
-    _write_index(out, reports, rows)
+                      f"{whole:.0%} of {len(labels)} (whole image), {scaled:.0%} (centre {view:.0%}, "
+                      f"the optimization's scale)")
+    _write_index(out, reports, rows, view)
     print(f"[demo] done in {time.time() - start:.0f} s. Open {out / 'index.html'} in a browser; sites:")
     for spec, report in reports.items():
         print(f"  {spec}: {report.site}")
     return 0
 
 
-def _write_index(out: Path, reports: dict, rows: list) -> None:
+def _write_index(out: Path, reports: dict, rows: list, view: float) -> None:
     links = "".join(
         f'<li><a href="{html.escape(str(r.site.relative_to(out)))}">{html.escape(spec)}</a>'
         f' — {r.total} classes</li>' for spec, r in reports.items()
     )
     table = "".join(
-        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{rate:.0%} of {n}</td></tr>"
-        for a, b, rate, n in rows
+        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{whole:.0%} of {n}</td>"
+        f"<td>{scaled:.0%} of {n}</td></tr>"
+        for a, b, whole, scaled, n in rows
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>PhaseLens demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}}
 td,th{{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}}</style></head><body>
 <h1>PhaseLens demo</h1><p>MACO feature visualizations of every class of the embedded models.</p>
 <h2>Lens sites</h2><ul>{links}</ul>
-<h2>Transferability</h2><p>Visualizations made on one model, classified by the other.</p>
-<table><tr><th>visualized model</th><th>evaluator</th><th>classified as target</th></tr>{table}</table>
+<h2>Transferability</h2><p>Visualizations made on one model, classified by the other: the whole
+image, and its centre {view:.0%} (the mean crop side of the optimization, so the evaluator sees the
+features at the scale the visualized model saw them).</p>
+<table><tr><th>visualized model</th><th>evaluator</th><th>whole image</th><th>centre {view:.0%}</th></tr>
+{table}</table>
 </body></html>
 """
     atomic_write_bytes(out / "index.html", page.encode())
