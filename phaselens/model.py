@@ -85,8 +85,11 @@ class ImageModel(nn.Module):
         self.class_names = list(class_names) if class_names is not None else None
         self.name = name or type(net).__name__
         c = self.preprocess.channels
-        self.register_buffer("_mean", torch.tensor(self.preprocess.mean).view(1, c, 1, 1), persistent=False)
-        self.register_buffer("_std", torch.tensor(self.preprocess.std).view(1, c, 1, 1), persistent=False)
+        # On the net's device, so a net moved to the GPU before wrapping needs no copy per call.
+        device = next(net.parameters(), torch.empty(0)).device
+        mean, std = (torch.tensor(v, device=device).view(1, c, 1, 1) for v in (self.preprocess.mean, self.preprocess.std))
+        self.register_buffer("_mean", mean, persistent=False)
+        self.register_buffer("_std", std, persistent=False)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -97,7 +100,8 @@ class ImageModel(nn.Module):
         return self.preprocess.channels
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self._mean.to(x.dtype)) / self._std.to(x.dtype)
+        # .to(x) is free when device and dtype match; it covers a net moved after wrapping by hand.
+        return (x - self._mean.to(x)) / self._std.to(x)
 
     def forward(self, x: torch.Tensor):
         return self.net(self.normalize(x))
