@@ -7,6 +7,8 @@ roughly independent and equally scaled.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 # Square root of the ImageNet colour covariance (SVD), columns normalized so the
@@ -26,5 +28,11 @@ def recorrelate(x: torch.Tensor) -> torch.Tensor:
     """
     if x.shape[1] == 1:
         return x
-    m = COLOR_MATRIX.to(device=x.device, dtype=x.dtype)
+    m = _matrix(x.device, x.dtype)
     return torch.einsum("ij,bjhw->bihw", m, x)
+
+
+@functools.lru_cache(maxsize=None)
+def _matrix(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    # Once per device: a CPU -> GPU copy at every step would make the host wait for the GPU.
+    return COLOR_MATRIX.to(device=device, dtype=dtype)

@@ -98,6 +98,21 @@ def spatial(t: torch.Tensor, layout="auto", prefix_tokens: int | None = None) ->
     raise PhaseLensError(f"cannot read a layer output of shape {tuple(t.shape)} as feature maps")
 
 
+class _Const:
+    """A constant kept on the CPU (for range checks) and copied to each device once:
+    a fresh CPU -> GPU copy at every step would make the host wait for the GPU."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        self.cpu = values
+        self._copies: dict[tuple, torch.Tensor] = {}
+
+    def on(self, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+        key = (device, dtype)
+        if key not in self._copies:
+            self._copies[key] = self.cpu.to(device=device, dtype=dtype or self.cpu.dtype)
+        return self._copies[key]
+
+
 def _check_index(index: torch.Tensor, size: int, what: str, owner: str) -> None:
     """E.g. "channel 70 is out of range: layer conv1 has 64 channels (valid 0..63)"."""
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
@@ -214,13 +229,14 @@ def _num(v: float) -> str:
 def logit(targets: Targets) -> Objective:
     """The pre-softmax score of class `targets` (an int, or one per image)."""
     idx = _as_index(targets)
+    const = _Const(idx)
 
     def fn(ctx: Context) -> torch.Tensor:
         out = ctx.logits
         if out.ndim != 2:
             raise PhaseLensError(f"logit needs a (N, classes) model output, got shape {tuple(out.shape)}")
         _check_index(idx, out.shape[1], "class", "the model")
-        rows = ctx.per_crop(idx.to(out.device), "logit")
+        rows = ctx.per_crop(const.on(out.device), "logit")
         return out.gather(1, rows[:, None])[:, 0]
 
     return Objective(fn, f"logit[{_fmt(targets)}]", needs_logits=True, batch=len(idx))
@@ -234,10 +250,10 @@ def _maps(ctx: Context, layer: str, layout: str, prefix: int | None) -> torch.Te
     return spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix is None else prefix)
 
 
-def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, channels: torch.Tensor, what: str):
+def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, channels: _Const, what: str):
     maps = _maps(ctx, layer, layout, prefix)
-    _check_index(channels, maps.shape[1], "channel", f"layer {layer}")
-    rows = ctx.per_crop(channels.to(maps.device), what)
+    _check_index(channels.cpu, maps.shape[1], "channel", f"layer {layer}")
+    rows = ctx.per_crop(channels.on(maps.device), what)
     picked = maps.gather(1, rows.view(-1, 1, 1, 1).expand(-1, 1, *maps.shape[2:]))[:, 0]
     return picked  # (N, H, W)
 
@@ -245,9 +261,10 @@ def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, cha
 def channel(layer: str, c: Targets, layout: str = "auto", prefix_tokens: int | None = None) -> Objective:
     """Mean activation of channel `c` of `layer` over all positions (patch tokens for ViTs)."""
     idx = _as_index(c)
+    const = _Const(idx)
 
     def fn(ctx: Context) -> torch.Tensor:
-        return _feature_maps(ctx, layer, layout, prefix_tokens, idx, "channel").mean(dim=(1, 2))
+        return _feature_maps(ctx, layer, layout, prefix_tokens, const, "channel").mean(dim=(1, 2))
 
     return Objective(fn, f"channel({layer}, {_fmt(c)})", layers=[layer], batch=len(idx))
 
@@ -262,9 +279,10 @@ def neuron(
 ) -> Objective:
     """Channel `c` of `layer` at one position (x, y) of its map or patch grid; the centre by default."""
     idx = _as_index(c)
+    const = _Const(idx)
 
     def fn(ctx: Context) -> torch.Tensor:
-        maps = _feature_maps(ctx, layer, layout, prefix_tokens, idx, "neuron")
+        maps = _feature_maps(ctx, layer, layout, prefix_tokens, const, "neuron")
         h, w = maps.shape[1:]
         xx = w // 2 if x is None else x
         yy = h // 2 if y is None else y
@@ -294,12 +312,13 @@ def direction(
         v = v[None]
     if v.ndim != 2:
         raise PhaseLensError(f"direction vector must be (C,) or (B, C), got shape {tuple(v.shape)}")
+    const = _Const(v)
 
     def fn(ctx: Context) -> torch.Tensor:
         maps = _maps(ctx, layer, layout, prefix_tokens)
         if v.shape[1] != maps.shape[1]:
             raise PhaseLensError(f"direction has {v.shape[1]} values but layer {layer} has {maps.shape[1]} channels")
-        dirs = ctx.per_crop(v.to(maps.device, maps.dtype), "direction")[:, :, None, None]
+        dirs = ctx.per_crop(const.on(maps.device, maps.dtype), "direction")[:, :, None, None]
         dot = (maps * dirs).sum(dim=1)
         if cossim_pow:
             cos = F.cosine_similarity(maps, dirs, dim=1, eps=1e-8).clamp_min(0.1)

@@ -29,14 +29,15 @@ def _column_mask(height: int, width: int, device=None) -> torch.Tensor:
     return mask
 
 
-def _negated_rows(height: int, device=None) -> torch.Tensor:
-    return (-torch.arange(height, device=device)) % height
+def _negated_rows(x: torch.Tensor) -> torch.Tensor:
+    """x[..., (-k) % H, :] for every row k: a flip and a roll, no index tensor (no GPU sync)."""
+    return torch.roll(torch.flip(x, dims=(-2,)), shifts=1, dims=-2)
 
 
 def symmetrize_magnitude(mag: torch.Tensor, width: int) -> torch.Tensor:
     """Make |X[k]| = |X[-k]| in the Hermitian columns, as a real image's spectrum has."""
     h = mag.shape[-2]
-    mirrored = mag[..., _negated_rows(h, mag.device), :]
+    mirrored = _negated_rows(mag)
     return torch.where(_column_mask(h, width, mag.device), (mag + mirrored) / 2, mag)
 
 
@@ -46,10 +47,9 @@ def antisymmetrize_phase(phase: torch.Tensor, width: int) -> torch.Tensor:
     Self-paired bins (row 0, and row H/2 for even H) get phase 0: a real, positive value.
     Only those one or two columns are touched; the rest passes through.
     """
-    h = phase.shape[-2]
-    cols = hermitian_columns(width)
-    edge = phase[..., cols]
-    edge = (edge - edge[..., _negated_rows(h, phase.device), :]) / 2
+    cols = hermitian_columns(width)  # [0] or [0, last]: slices, not an index list (no GPU sync)
+    edge = phase[..., :1] if len(cols) == 1 else torch.cat([phase[..., :1], phase[..., -1:]], dim=-1)
+    edge = (edge - _negated_rows(edge)) / 2
     if len(cols) == 1:
         return torch.cat([edge, phase[..., 1:]], dim=-1)
     return torch.cat([edge[..., :1], phase[..., 1:-1], edge[..., 1:]], dim=-1)

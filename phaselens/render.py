@@ -149,7 +149,8 @@ def visualize(
             or ``len(seed)`` when a seed list is given.
         spectrum: MACO magnitude (`Spectrum`, file path, or None for the default).
         amp: bfloat16 autocast on CUDA. channels_last: memory format for CNNs on GPU.
-        progress: show a progress bar. callback: called as ``callback(step, scores)``.
+        progress: show a progress bar. callback: called as ``callback(step, scores)``
+            with the (B,) scores of that step, on the model's device (``.cpu()`` waits for the GPU).
 
     Returns:
         A `Result`. Shape: images and transparency (B, C, H, W); trace (steps, B).
@@ -184,7 +185,7 @@ def visualize(
     prefix = _prefix_tokens(im.net)
     layouts = _layouts(im, obj.layers)
     transparency = torch.zeros(b, im.channels, *size, device=device)
-    trace = torch.zeros(steps, b)
+    trace = torch.zeros(steps, b, device=device)  # on the device: no host sync per step
     use_amp = amp and device.type == "cuda"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -204,7 +205,7 @@ def visualize(
                 scores = obj(ctx).float().view(b, cfg.crops).mean(dim=1)
             (-scores.sum()).backward()
             optimizer.step()
-            trace[step] = scores.detach().cpu()
+            trace[step] = scores.detach()
             if callback is not None:
                 callback(step, trace[step])
             bar.update(1)
@@ -219,7 +220,7 @@ def visualize(
         spectrum=_spectrum_name(spectrum) if method == "maco" else None,
         fourier_decay=fourier_decay if method == "fourier" else None,
     )
-    return Result(final, transparency.cpu(), trace, obj.description, settings)
+    return Result(final, transparency.cpu(), trace.cpu(), obj.description, settings)
 
 
 def evaluate(

@@ -65,11 +65,16 @@ def sample_boxes(rng: SeedGroups, cfg: CropConfig, image_size: tuple[int, int]) 
     return torch.stack([cx, cy, side], dim=-1)
 
 
-def crop_resize(images: torch.Tensor, boxes: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+def crop_resize(
+    images: torch.Tensor, boxes: torch.Tensor, out_size: tuple[int, int], max_side: float | None = None
+) -> torch.Tensor:
     """Cut every box out of its image and resize it, antialiased, in one `grid_sample`.
 
     Downscaling supersamples (s x s samples averaged per output pixel, s from the
-    largest shrink factor), so small output sizes do not alias.
+    largest shrink factor), so small output sizes do not alias. `max_side`, the
+    largest box side the boxes may have (fraction of the shorter image side), fixes
+    s in advance; without it s comes from the drawn boxes, which makes the host
+    wait for the GPU and lets one image's crops depend on its batch-mates'.
 
     Shape:
         - images: (B, C, H, W)
@@ -80,7 +85,8 @@ def crop_resize(images: torch.Tensor, boxes: torch.Tensor, out_size: tuple[int, 
     k = boxes.shape[1]
     oh, ow = out_size
     side_px = boxes[..., 2] * min(h, w)
-    shrink = float(side_px.max()) / min(oh, ow)
+    largest = max_side * min(h, w) if max_side is not None else float(side_px.max())
+    shrink = largest / min(oh, ow)
     ss = max(1, math.ceil(shrink - 1e-6))
     sh, sw = oh * ss, ow * ss
     # Sample positions in [-1, 1] (align_corners=False): pixel centres of each crop.
@@ -108,7 +114,7 @@ def augment(
 ) -> torch.Tensor:
     """Random crops (resized to `out_size`) plus Gaussian noise. Output (B * K, C, h, w)."""
     boxes = sample_boxes(rng, cfg, images.shape[-2:])
-    crops = crop_resize(images, boxes, out_size)
+    crops = crop_resize(images, boxes, out_size, max_side=cfg.size[1])
     if cfg.noise > 0:
         b, k = boxes.shape[:2]
         noise = rng.randn((k, images.shape[1], *out_size)).to(crops.dtype)

@@ -66,6 +66,20 @@ def test_downscaling_is_antialiased():
     torch.testing.assert_close(out, torch.full_like(out, 0.5), atol=1e-5, rtol=0)
 
 
+def test_an_images_crops_do_not_depend_on_its_batch_mates():
+    # With the configured largest side, the supersampling factor is fixed in advance:
+    # a batch-mate's big crop must not change how this image's small crop is sampled.
+    torch.manual_seed(0)
+    img = torch.rand(2, 3, 64, 64)
+    small = torch.tensor([[[0.5, 0.5, 0.3]]])
+    alone = crop_resize(img[:1], small, (8, 8), max_side=0.9)
+    mates = torch.cat([small, torch.tensor([[[0.5, 0.5, 0.9]]])])
+    together = crop_resize(img, mates, (8, 8), max_side=0.9)
+    torch.testing.assert_close(together[0], alone[0])
+    # The drawn-boxes fallback shows the dependence the fixed factor removes.
+    assert not torch.allclose(crop_resize(img, mates, (8, 8))[0], crop_resize(img[:1], small, (8, 8))[0])
+
+
 def test_augment_adds_noise_of_the_configured_std_and_is_seeded():
     img = torch.full((1, 3, 64, 64), 0.5)
     cfg = CropConfig(crops=4, noise=0.2)
