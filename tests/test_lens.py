@@ -115,6 +115,16 @@ def test_resume_redoes_only_what_is_incomplete(model, tmp_path) -> None:
     assert grown.made == 0
 
 
+def test_a_failed_save_is_reported_and_its_batch_mates_are_kept(model, tmp_path) -> None:
+    # Targets are saved on background threads; an error there must still stop the run.
+    names = [t.name for t in expand_targets("class:0-2", model)]
+    store.targets_dir(tmp_path).mkdir(parents=True)
+    (store.targets_dir(tmp_path) / names[1]).write_text("not a folder")
+    with pytest.raises(PhaseLensError, match=f"could not save target {names[1]}"):
+        run_lens(model, tmp_path, "class:0-2", batch=3, site=False, **FAST)
+    assert [store.read_complete(tmp_path, n) is not None for n in names] == [True, False, True]
+
+
 def test_other_settings_are_refused(model, tmp_path) -> None:
     run_lens(model, tmp_path, "class:0", site=False, **FAST)
     with pytest.raises(PhaseLensError, match="steps=4 there but 5 now"):

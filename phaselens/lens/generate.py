@@ -8,8 +8,11 @@ and makes the same images; complete targets are skipped.
 
 from __future__ import annotations
 
+import os
 import platform
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,6 +22,7 @@ from torch import nn
 
 from ..errors import PhaseLensError
 from ..model import ImageModel, as_image_model, model_device_dtype
+from ..io import transparency_alpha
 from ..render import DEFAULTS, default_image_size, visualize
 from . import store
 from .plan import Target, chunks, expand_targets, objective_for, target_seed
@@ -142,7 +146,8 @@ class _Bar:
 
     def refresh(self) -> None:
         if self.bar is not None:
-            self.base = self.complete()
+            # Files of the last batch may still be being written: never move back.
+            self.base = max(self.complete(), round(self.bar.n))
             self.bar.set_description_str(self._desc(), refresh=False)
             self.bar.update(self.base - self.bar.n)
 
@@ -241,7 +246,7 @@ def run_lens(
         todo = {t.name for t in mine if store.read_complete(out, t.name) is None}
         b = batch or (auto_batch(im, plan[0], facets, len(todo), run_kwargs) if todo else 1)
         bar = _Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
-        job = _Job(im, out, facets, seed, run_kwargs, settings, str(shard), bar)
+        job = _Job(im, out, facets, seed, run_kwargs, settings, str(shard), bar, _Writer())
         made = 0
         try:
             for group in chunks(mine, b):
@@ -250,6 +255,7 @@ def run_lens(
                     made += _make(job, group)
                     bar.refresh()
         finally:
+            job.writer.close()  # even when interrupted: what was made is kept
             bar.close()
         if images is not None:
             from .natural import add_natural_images
@@ -277,6 +283,45 @@ class _Job:
     settings: dict
     shard: str
     bar: _Bar
+    writer: "_Writer"
+
+
+class _Writer:
+    """Saves targets on background threads while the device works on the next batch.
+
+    PNG encoding and fsync release the GIL, so on a GPU the saving (a good part
+    of a batch's time for large images) overlaps the next batch. Each target's
+    manifest is still written after its images, so a kill loses only unsaved
+    targets, which a resumed run redoes. At most `depth` batches wait, so memory
+    stays bounded; a failed save is raised at the next submit or at close.
+    """
+
+    def __init__(self, threads: int | None = None, depth: int = 2) -> None:
+        self.pool = ThreadPoolExecutor(threads or min(4, os.cpu_count() or 1), thread_name_prefix="lens-save")
+        self.batches: deque[list[Future]] = deque()
+        self.depth = depth
+
+    def submit(self, saves: list[tuple]) -> None:
+        """Queue one batch of `_save` argument tuples."""
+        self.batches.append([self.pool.submit(_save, *args) for args in saves])
+        while len(self.batches) > self.depth:
+            for f in self.batches.popleft():
+                f.result()
+
+    def close(self) -> None:
+        try:
+            while self.batches:
+                for f in self.batches.popleft():
+                    f.result()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+def _save(out: Path, manifest: dict, images: torch.Tensor, transparency: torch.Tensor) -> None:
+    try:
+        store.save_target(out, manifest, images, transparency_alpha(transparency))
+    except OSError as err:
+        raise PhaseLensError(f"could not save target {manifest['name']} in {out}: {err}") from err
 
 
 def _make(job: _Job, group: list[Target]) -> int:
@@ -299,11 +344,11 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     steps = job.run_kwargs["steps"]
     result = visualize(job.model, objective_for(per_image), seed=seeds, batch=len(seeds),
                        callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps), **job.run_kwargs)
-    alphas = result.alpha()
     seconds = (time.time() - start) / len(group)
     # The last step's score is one draw of random crops; the mean of the last eighth is steadier.
     window = max(1, steps // 8)
     steady = result.trace[-window:].mean(dim=0)
+    saves = []
     for i, t in enumerate(group):
         rows = range(i * facets, (i + 1) * facets)
         manifest = dict(
@@ -316,5 +361,7 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
             settings=job.settings, shard=job.shard, seconds=round(seconds, 3), batch=len(group),
             versions=_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-        store.save_target(job.out, manifest, result.images[rows.start:rows.stop], alphas[rows.start:rows.stop])
+        cut = slice(rows.start, rows.stop)
+        saves.append((job.out, manifest, result.images[cut], result.transparency[cut]))
+    job.writer.submit(saves)
     return len(group)
