@@ -29,7 +29,8 @@ def command(*args: str, launcher: list[str] | None = None) -> list[str]:
     spec = lens_models.spec()
     launcher = launcher or [sys.executable]
     entry = ["-m", "phaselens"] if spec != "tiny" else [str(REPO / "tests" / "lens_models.py")]
-    return [*launcher, *entry, *args, "--model", spec]
+    # On the CPU even where a GPU is present: these tests compare with CPU runs (gloo for torchrun).
+    return [*launcher, *entry, *args, "--model", spec, "--device", "cpu"]
 
 
 def env() -> dict[str, str]:
