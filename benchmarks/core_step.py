@@ -11,7 +11,11 @@ medians over steps):
    frozen by hand. Needs `pip install horama einops timm` and the reference
    spectrum in ../shared/reference (Horama otherwise downloads one).
 
+On a GPU (`--device cuda`) each step is timed after a synchronize, and two more
+PhaseLens variants run: bf16 autocast (`amp=True`) and channels_last.
+
 Usage: python benchmarks/core_step.py [--steps 12] [--rounds 3] [--image 256] [--input 128] [--crops 6] [--threads N]
+                                      [--device cpu|cuda] [--model resnet18] [--reference FILE]
 """
 
 from __future__ import annotations
@@ -33,24 +37,30 @@ from phaselens.model import ImageModel, Preprocess
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "imagenet_magnitude_spectrum.npy"
 
 
-def step_times(run, steps: int) -> list[float]:
+def step_times(run, steps: int, device: torch.device) -> list[float]:
     """Run `run(tick)` where tick() is called once per step; per-step seconds after 2 warm-up steps."""
     stamps: list[float] = []
-    run(lambda *_: stamps.append(time.perf_counter()))
+
+    def tick(*_):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # GPU work is asynchronous: time it, not its launch
+        stamps.append(time.perf_counter())
+
+    run(tick)
     diffs = [b - a for a, b in zip(stamps, stamps[1:])]
     return diffs[2:]
 
 
-def phaselens_run(model: ImageModel, args):
+def phaselens_run(model: ImageModel, args, **options):
     def run(tick):
         pl.visualize(model, pl.logit(1), steps=args.steps, image_size=args.image, crops=args.crops,
-                     crop_size=(0.20, 0.25), callback=tick)
+                     crop_size=(0.20, 0.25), callback=tick, **options)
     return run
 
 
 def plain_run(model: ImageModel, args):
     def run(tick):
-        x = torch.rand(args.crops, 3, args.input, args.input, requires_grad=True)
+        x = torch.rand(args.crops, 3, args.input, args.input, device=args.device, requires_grad=True)
         with pl.render.frozen(model):
             for _ in range(args.steps):
                 x.grad = None
@@ -74,7 +84,7 @@ def horama_run(net: torch.nn.Module, args, freeze: bool):
         with ctx:
             net.eval()
             horama.maco(timed, total_steps=args.steps, image_size=args.image, model_input_size=args.input,
-                        crops_per_iteration=args.crops, device="cpu")
+                        crops_per_iteration=args.crops, device=str(args.device))
     return run
 
 
@@ -86,27 +96,34 @@ def main() -> None:
     p.add_argument("--input", type=int, default=128)
     p.add_argument("--crops", type=int, default=6)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--model", default="resnet18", help="timm model name, random init (default resnet18)")
+    p.add_argument("--reference", type=Path, default=REFERENCE, help="magnitude file for Horama")
     args = p.parse_args()
+    args.device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
 
     import timm
 
     torch.manual_seed(0)
-    net = timm.create_model("resnet18", pretrained=False)
+    net = timm.create_model(args.model, pretrained=False).to(args.device)
     model = ImageModel(net, Preprocess(pl.model.IMAGENET_MEAN, pl.model.IMAGENET_STD, (args.input, args.input)))
     variants = {"phaselens": phaselens_run(model, args), "plain fwd+bwd": plain_run(model, args)}
+    if args.device.type == "cuda":
+        variants["phaselens bf16"] = phaselens_run(model, args, amp=True)
+        variants["phaselens ch-last"] = phaselens_run(model, args, channels_last=True)
     workdir = tempfile.mkdtemp()
     try:
         import horama  # noqa: F401
 
-        if REFERENCE.exists():
+        if args.reference.exists():
             # Horama reads its magnitude file from the working directory.
-            shutil.copy(REFERENCE, Path(workdir) / "spectrum_decorrelated.npy")
+            shutil.copy(args.reference, Path(workdir) / "spectrum_decorrelated.npy")
             variants["horama"] = horama_run(net, args, freeze=False)
             variants["horama (frozen)"] = horama_run(net, args, freeze=True)
         else:
-            print(f"# Horama skipped: {REFERENCE} is absent")
+            print(f"# Horama skipped: {args.reference} is absent")
     except ImportError:
         print("# Horama skipped: pip install horama einops")
     old_cwd = os.getcwd()
@@ -115,13 +132,14 @@ def main() -> None:
     try:
         for _ in range(args.rounds):
             for name, run in variants.items():
-                times[name] += step_times(run, args.steps)
+                times[name] += step_times(run, args.steps, args.device)
     finally:
         os.chdir(old_cwd)
         shutil.rmtree(workdir, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"# timm resnet18 (random init), image {args.image}, input {args.input}, {args.crops} crops, "
-          f"{torch.get_num_threads()} threads, {args.rounds}x{args.steps} steps")
+    where = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"# timm {args.model} (random init), image {args.image}, input {args.input}, {args.crops} crops, "
+          f"{where}, {args.rounds}x{args.steps} steps")
     for k, v in med.items():
         print(f"{k:>18}: {v * 1000:8.1f} ms/step")
     print(f"overhead (phaselens / plain fwd+bwd): {med['phaselens'] / med['plain fwd+bwd']:.3f}   target <= 1.15")
