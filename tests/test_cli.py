@@ -30,6 +30,13 @@ def test_visualize_writes_images_transparency_grid_and_manifest(tmp_path, capsys
     assert "wrote 3 visualizations" in capsys.readouterr().out
 
 
+def test_gpu_speed_flags_are_accepted_and_amp_is_off_on_cpu(tmp_path):
+    out = tmp_path / "amp"
+    assert main(["visualize", "--target", "class:1", *QUICK, "--amp", "--channels-last", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["settings"]["amp"] is False  # bf16 autocast is CUDA-only
+
+
 @pytest.mark.parametrize(
     "target, count",
     [("class:yellow_star", 1), ("class:all", 10), ("channel:layer2:0-1", 2), ("neuron:layer1.0.conv1:4", 1),

@@ -76,3 +76,14 @@ def test_a_net_moved_to_the_gpu_before_wrapping_works():
     model = ImageModel(TinyCNN().cuda(), Preprocess((0.5,) * 3, (0.25,) * 3, (32, 32)))  # buffers stay on the CPU
     r = visualize(model, logit(1), **FAST)
     assert (r.trace[-1] > r.trace[0]).all()
+
+
+def test_cli_amp_on_gpu(tmp_path):
+    import json
+
+    from phaselens.cli import main
+
+    out = tmp_path / "amp"
+    assert main(["visualize", "--target", "class:1", "--steps", "3", "--size", "48", "--crops", "2", "--amp",
+                 "--device", "cuda", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["settings"]["amp"] is True

@@ -26,6 +26,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="crop side as fractions of the image's shorter side (default 0.2,0.3 as in the MACO paper; 0.5,0.9 in demo)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--spectrum", default=None, help="MACO magnitude spectrum file (default: the shipped one)")
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 autocast on CUDA: faster for big batches (lens), ignored on CPU (see docs/performance.md)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format for CNNs on GPU")
 
 
 def run_kwargs(args: argparse.Namespace) -> dict:
@@ -33,7 +36,8 @@ def run_kwargs(args: argparse.Namespace) -> dict:
         raise PhaseLensError(f"--steps must be >= 1, got {args.steps}")
     if args.size is not None and args.size < 8:
         raise PhaseLensError(f"--size must be >= 8 pixels, got {args.size}")
-    kwargs = dict(method=args.method, steps=args.steps, image_size=args.size, crops=args.crops, spectrum=args.spectrum)
+    kwargs = dict(method=args.method, steps=args.steps, image_size=args.size, crops=args.crops, spectrum=args.spectrum,
+                  amp=args.amp, channels_last=args.channels_last)
     if args.crop_size:
         kwargs["crop_size"] = parse_crop_size(args.crop_size)
     return kwargs
