@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from ..errors import PhaseLensError
-from ..model import ImageModel, as_image_model, model_device_dtype
 from ..io import transparency_alpha
+from ..model import ImageModel, as_image_model, model_device_dtype
 from ..render import DEFAULTS, default_image_size, visualize
 from . import store
 from .plan import Target, chunks, expand_targets, objective_for, target_seed
