@@ -73,7 +73,8 @@ def test_a_net_moved_to_the_gpu_before_wrapping_works():
     from conftest import TinyCNN
     from phaselens.model import ImageModel, Preprocess
 
-    model = ImageModel(TinyCNN().cuda(), Preprocess((0.5,) * 3, (0.25,) * 3, (32, 32)))  # buffers stay on the CPU
+    model = ImageModel(TinyCNN().cuda(), Preprocess((0.5,) * 3, (0.25,) * 3, (32, 32)))
+    assert model._mean.device.type == "cuda"  # not copied to the GPU at every step
     r = visualize(model, logit(1), **FAST)
     assert (r.trace[-1] > r.trace[0]).all()
 

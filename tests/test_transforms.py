@@ -80,6 +80,20 @@ def test_an_images_crops_do_not_depend_on_its_batch_mates():
     assert not torch.allclose(crop_resize(img, mates, (8, 8))[0], crop_resize(img[:1], small, (8, 8))[0])
 
 
+def test_augment_gives_an_image_the_same_crops_alone_or_in_a_batch():
+    # Downscaling crops (up to the whole 64 px image into 8 px): the supersampling factor
+    # must come from the configuration, not from whichever batch-mate drew the largest box.
+    torch.manual_seed(0)
+    img = torch.rand(2, 3, 64, 64)
+    cfg = CropConfig(crops=3, size=(0.3, 1.0), noise=0.0)
+    # Seed 3 draws smaller boxes than seed 5, so the largest box of the batch is the mate's.
+    largest = [float(sample_boxes(SeedGroups([s]), cfg, (64, 64))[0, :, 2].max()) for s in (3, 5)]
+    assert largest[0] * 64 / 8 <= 5 < largest[1] * 64 / 8
+    alone = augment(img[:1], SeedGroups([3]), cfg, (8, 8))
+    together = augment(img, SeedGroups([3, 5]), cfg, (8, 8))
+    torch.testing.assert_close(together[:3], alone)
+
+
 def test_augment_adds_noise_of_the_configured_std_and_is_seeded():
     img = torch.full((1, 3, 64, 64), 0.5)
     cfg = CropConfig(crops=4, noise=0.2)
