@@ -10,6 +10,7 @@ from phaselens.data import (
     CLASS_DEFINITIONS,
     CLASS_HUES,
     CLASS_NAMES,
+    DEFAULT_SCALE,
     NUM_CLASSES,
     ProceduralShapes,
     make_batch,
@@ -90,6 +91,31 @@ def test_invalid_arguments() -> None:
         ProceduralShapes(10, seed=-1)
     with pytest.raises(IndexError):
         ProceduralShapes(3)[3]
+    for bad in [(0.5, 0.4), (0.0, 0.3), (0.2, 1.5), (0.3,), "wide"]:
+        with pytest.raises(PhaseLensError, match="scale"):
+            ProceduralShapes(3, scale=bad)
+
+
+def test_default_scale_is_the_dataset() -> None:
+    # Passing the default range explicitly changes nothing: the zoo's test data stay the same.
+    a, _ = make_batch(10, 64, seed=5)
+    b, _ = make_batch(10, 64, seed=5, scale=DEFAULT_SCALE)
+    assert torch.equal(a, b)
+
+
+def test_scale_sets_object_size() -> None:
+    # Red-disc pixels (the statistic of the colour test below) cover an area that grows with
+    # the square of the scale; the same items drawn small and large keep their place and colour.
+    def red_area(scale: tuple[float, float]) -> torch.Tensor:
+        x, y = make_batch(100, 64, seed=8, scale=scale)
+        h, s, v = _hsv(x[y == 0])
+        red = (torch.minimum(h, 1 - h) < 0.06) & (s > 0.45) & (v > 0.5)
+        return red.float().mean((1, 2))
+
+    small, large = red_area((0.2, 0.2)), red_area((0.6, 0.6))
+    ratio = float(small.mean() / large.mean())
+    assert 0.6 * (0.2 / 0.6) ** 2 < ratio < 1.6 * (0.2 / 0.6) ** 2, ratio
+    assert float(small.min()) > 0.0
 
 
 def _hsv(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

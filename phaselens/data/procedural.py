@@ -61,6 +61,9 @@ CLASS_HUES: dict[int, float] = {0: 0.0, 1: 0.62, 2: 0.33, 3: 0.15}
 MIN_SIZE = 32
 _HUE_JITTER = 0.03
 
+# Object size range: the object's half-extent as a fraction of the half-image.
+DEFAULT_SCALE: tuple[float, float] = (0.4, 0.65)
+
 
 # --------------------------------------------------------------------------- #
 # Background: random-phase 1/f colour noise
@@ -255,8 +258,26 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(c, -c, indexing="xy")
 
 
-def render(rng: np.random.Generator, label: int, size: int = 64) -> np.ndarray:
+def check_scale(scale: tuple[float, float]) -> tuple[float, float]:
+    """Validate an object size range (fractions of the half-image)."""
+    try:
+        lo, hi = (float(v) for v in scale)
+    except (TypeError, ValueError):
+        raise PhaseLensError(f"scale must be a pair (min, max), got {scale!r}") from None
+    if not 0.05 <= lo <= hi <= 0.9:
+        raise PhaseLensError(f"scale must satisfy 0.05 <= min <= max <= 0.9 (fractions of the half-image), got {scale!r}")
+    return lo, hi
+
+
+def render(
+    rng: np.random.Generator, label: int, size: int = 64, scale: tuple[float, float] = DEFAULT_SCALE
+) -> np.ndarray:
     """Draw one image of class ``label`` using (and advancing) ``rng``.
+
+    Args:
+        scale: range of the object's half-extent as a fraction of the
+            half-image (the default is the dataset's; the zoo trains on a
+            wider range, see `phaselens.zoo.train`).
 
     Shape:
         - Output: (3, size, size) float32 array in [0, 1].
@@ -269,7 +290,7 @@ def render(rng: np.random.Generator, label: int, size: int = 64) -> np.ndarray:
     bg_rng = np.random.default_rng(rng.integers(0, 2**63, 2))
     rng = obj_rng
     sdf, tilt = _RENDERERS[label]
-    scale = rng.uniform(0.4, 0.65)
+    scale = rng.uniform(*check_scale(scale))
     cx, cy = rng.uniform(-(0.97 - scale), 0.97 - scale, 2)
     angle = rng.uniform(-np.pi, np.pi) if tilt is None else np.deg2rad(rng.uniform(-tilt, tilt))
     gx, gy = _grid(size)
@@ -288,7 +309,9 @@ def render(rng: np.random.Generator, label: int, size: int = 64) -> np.ndarray:
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-def sample(seed: int, index: int, size: int = 64) -> tuple[np.ndarray, int]:
+def sample(
+    seed: int, index: int, size: int = 64, scale: tuple[float, float] = DEFAULT_SCALE
+) -> tuple[np.ndarray, int]:
     """Item ``index`` of the dataset with ``seed``: (image, label), label = index % 10.
 
     Shape:
@@ -297,7 +320,7 @@ def sample(seed: int, index: int, size: int = 64) -> tuple[np.ndarray, int]:
     if seed < 0 or index < 0:
         raise PhaseLensError(f"seed ({seed}) and index ({index}) must be >= 0")
     label = index % NUM_CLASSES
-    return render(np.random.default_rng([seed, index]), label, size), label
+    return render(np.random.default_rng([seed, index]), label, size, scale), label
 
 
 def _check_size(size: int) -> int:
@@ -314,6 +337,8 @@ class ProceduralShapes(Dataset):
         n: number of items.
         size: image side in pixels (64..128 intended; geometry is resolution-free).
         seed: non-negative; item ``i`` depends only on ``(seed, i)``.
+        scale: range of the object's half-extent, as a fraction of the
+            half-image (default `DEFAULT_SCALE`).
 
     Labels are balanced: item ``i`` has label ``i % 10``.
 
@@ -328,7 +353,7 @@ class ProceduralShapes(Dataset):
         ((3, 64, 64), 'yellow_star')
     """
 
-    def __init__(self, n: int, size: int = 64, seed: int = 0) -> None:
+    def __init__(self, n: int, size: int = 64, seed: int = 0, scale: tuple[float, float] = DEFAULT_SCALE) -> None:
         if n < 0:
             raise PhaseLensError(f"dataset length must be >= 0, got {n}")
         if seed < 0:
@@ -336,6 +361,7 @@ class ProceduralShapes(Dataset):
         self.n = int(n)
         self.size = _check_size(size)
         self.seed = int(seed)
+        self.scale = check_scale(scale)
         self.class_names = CLASS_NAMES
 
     def __len__(self) -> int:
@@ -346,20 +372,22 @@ class ProceduralShapes(Dataset):
             i += self.n
         if not 0 <= i < self.n:
             raise IndexError(f"index {i} out of range for {self.n} items")
-        img, label = sample(self.seed, i, self.size)
+        img, label = sample(self.seed, i, self.size, self.scale)
         return torch.from_numpy(img), label
 
 
-def make_batch(n: int, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` items of ``ProceduralShapes(n, size, seed)``, stacked.
+def make_batch(
+    n: int, size: int = 64, seed: int = 0, scale: tuple[float, float] = DEFAULT_SCALE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` items of ``ProceduralShapes(n, size, seed, scale)``, stacked.
 
     Shape:
         - images: (n, 3, size, size) float32 in [0, 1].
         - labels: (n,) int64, ``labels[i] == i % 10``.
     """
-    ds = ProceduralShapes(n, size, seed)
+    ds = ProceduralShapes(n, size, seed, scale)
     images = np.empty((ds.n, 3, ds.size, ds.size), dtype=np.float32)
     for i in range(ds.n):
-        images[i], _ = sample(ds.seed, i, ds.size)
+        images[i], _ = sample(ds.seed, i, ds.size, ds.scale)
     labels = torch.arange(ds.n, dtype=torch.int64) % NUM_CLASSES
     return torch.from_numpy(images), labels
