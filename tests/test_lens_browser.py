@@ -135,10 +135,15 @@ def test_index_and_target_pages(lens, browser) -> None:
 
     toggle, plain = d.find_element(By.ID, "toggle"), d.find_element(By.ID, "plain")
     assert toggle.get_attribute("aria-pressed") == "false" and plain.value_of_css_property("opacity") == "1"
+    mix = d.find_element(By.ID, "mix")
+    assert mix.get_attribute("value") == "0"  # the knob at "Image" while the image is shown
     toggle.click()
     assert toggle.get_attribute("aria-pressed") == "true" and plain.get_attribute("style") == "opacity: 0;"
+    assert mix.get_attribute("value") == "100"  # ... and at "Transparency" while that is shown
     toggle.click()
     assert toggle.get_attribute("aria-pressed") == "false" and plain.get_attribute("style") == "opacity: 1;"
+    d.execute_script("const m = document.getElementById('mix'); m.value = 75; m.dispatchEvent(new Event('input'));")
+    assert plain.get_attribute("style") == "opacity: 0.25;" and toggle.text == "Hide transparency"
 
     d.find_element(By.ID, "next").click()
     assert d.current_url.endswith("id=class_0002_script_alert_1_script_quotes_x")

@@ -49,7 +49,8 @@
   pagerLink("prev", order[at - 1]);
   pagerLink("next", order[at + 1]);
 
-  // The viewer: the plain image over its RGBA version; its opacity is the mix.
+  // The viewer: the plain image over its RGBA version; the slider fades the plain image out
+  // (0: the image, 100: the transparency view), so its knob sits next to the label of what is shown.
   const stage = document.getElementById("stage");
   const plain = Lens.watchImage(document.getElementById("plain"));
   const rgba = Lens.watchImage(document.getElementById("rgba"));
@@ -58,14 +59,14 @@
   const bg = document.getElementById("bg");
 
   function applyMix() {
-    plain.style.opacity = String(mix.value / 100);
-    const transparent = Number(mix.value) < 50;
+    plain.style.opacity = String(1 - mix.value / 100);
+    const transparent = Number(mix.value) >= 50;
     toggle.setAttribute("aria-pressed", String(transparent));
     toggle.textContent = transparent ? "Hide transparency" : "Show transparency";
     stage.classList.toggle("showing-alpha", transparent);
   }
   toggle.addEventListener("click", () => {
-    mix.value = Number(mix.value) < 50 ? 100 : 0;
+    mix.value = Number(mix.value) >= 50 ? 0 : 100;
     applyMix();
   });
   mix.addEventListener("input", applyMix);
