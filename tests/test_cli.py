@@ -84,6 +84,16 @@ def test_the_console_script_runs_as_a_module(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown class" in proc.stderr
 
 
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # `phaselens layers | head -1` where head has already gone: the pipe is closed before the
+    # command (still importing torch) writes a line.
+    proc = subprocess.Popen([sys.executable, "-m", "phaselens", "layers", "--model", "zoo:vit"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == ""
+
+
 def test_demo_builds_sites_and_reports_transferability(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--steps", "2", "--size", "48", "--crops", "2"]) == 0
