@@ -12,47 +12,30 @@ from torch import nn
 
 from .color import recorrelate
 from .errors import PhaseLensError
+from .fourier import (
+    antisymmetrize_phase,
+    hermitian_columns,
+    radial_frequency,
+    symmetrize_magnitude,
+)
 from .rng import SeedGroups
-from .spectrum import Spectrum, load_spectrum, radial_frequency
+from .spectrum import Spectrum, load_spectrum
+
+# antisymmetrize_phase, hermitian_columns and symmetrize_magnitude live in
+# phaselens.fourier; they stay importable from here.
+__all__ = [
+    "METHODS",
+    "FourierParam",
+    "ImageParam",
+    "MacoParam",
+    "PixelParam",
+    "antisymmetrize_phase",
+    "hermitian_columns",
+    "make_param",
+    "symmetrize_magnitude",
+]
 
 METHODS = ("maco", "fourier", "pixel")
-
-
-def hermitian_columns(width: int) -> list[int]:
-    """rfft2 columns whose bins pair up as X[k] = conj(X[-k]): DC, and Nyquist for even W."""
-    return [0, width // 2] if width % 2 == 0 else [0]
-
-
-def _column_mask(height: int, width: int, device=None) -> torch.Tensor:
-    mask = torch.zeros(height, width // 2 + 1, dtype=torch.bool, device=device)
-    mask[:, hermitian_columns(width)] = True
-    return mask
-
-
-def _negated_rows(x: torch.Tensor) -> torch.Tensor:
-    """x[..., (-k) % H, :] for every row k: a flip and a roll, no index tensor (no GPU sync)."""
-    return torch.roll(torch.flip(x, dims=(-2,)), shifts=1, dims=-2)
-
-
-def symmetrize_magnitude(mag: torch.Tensor, width: int) -> torch.Tensor:
-    """Make |X[k]| = |X[-k]| in the Hermitian columns, as a real image's spectrum has."""
-    h = mag.shape[-2]
-    mirrored = _negated_rows(mag)
-    return torch.where(_column_mask(h, width, mag.device), (mag + mirrored) / 2, mag)
-
-
-def antisymmetrize_phase(phase: torch.Tensor, width: int) -> torch.Tensor:
-    """Make phi[k] = -phi[-k] in the Hermitian columns (so irfft2 keeps every magnitude).
-
-    Self-paired bins (row 0, and row H/2 for even H) get phase 0: a real, positive value.
-    Only those one or two columns are touched; the rest passes through.
-    """
-    cols = hermitian_columns(width)  # [0] or [0, last]: slices, not an index list (no GPU sync)
-    edge = phase[..., :1] if len(cols) == 1 else torch.cat([phase[..., :1], phase[..., -1:]], dim=-1)
-    edge = (edge - _negated_rows(edge)) / 2
-    if len(cols) == 1:
-        return torch.cat([edge, phase[..., 1:]], dim=-1)
-    return torch.cat([edge[..., :1], phase[..., 1:-1], edge[..., 1:]], dim=-1)
 
 
 def _standardize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

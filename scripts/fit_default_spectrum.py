@@ -30,11 +30,11 @@ from scipy.interpolate import RegularGridInterpolator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from phaselens.fourier import frequency_grid  # noqa: E402
 from phaselens.spectrum import (  # noqa: E402
     GridSpectrum,
     ParametricSpectrum,
     fit_parametric,
-    frequency_grid,
     save_spectrum,
 )
 

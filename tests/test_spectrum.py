@@ -13,6 +13,7 @@ from PIL import Image
 from phaselens.cli import main
 from phaselens.color import COLOR_MATRIX
 from phaselens.errors import PhaseLensError
+from phaselens.imagefiles import load_square
 from phaselens.param import make_param
 from phaselens.rng import SeedGroups
 from phaselens.spectrum import (
@@ -230,8 +231,6 @@ def test_build_mixed_folder_skips_corrupt(tmp_path: Path) -> None:
     assert sorted(Path(s.split(":")[0]).name for s in spec.info["skipped_files"]) == ["corrupt.jpg", "truncated.jpg"]
     assert spec.grid.shape == (3, 16, 9) and torch.isfinite(spec.grid).all() and (spec.grid > 0).all()
     # 16-bit grayscale keeps its depth: scaled to [0, 1], not clipped at 255.
-    from phaselens.spectrum_build import load_square
-
     with Image.open(root / "a" / "deep16.png") as im:
         assert im.mode.startswith("I")
     px = load_square(root / "a" / "deep16.png", 24)

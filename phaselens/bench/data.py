@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import PhaseLensError
+from ..imagefiles import EXTENSIONS, load_square
 
 # ProceduralShapes seeds: 1 trains the zoo, 2 validates, 3 is its test set.
 # The benchmark uses seeds never seen in training or model selection.
@@ -87,8 +88,6 @@ def folder_reference(
     The first `seeds` images (sorted by path) of each class are held out as the
     natural reference row when the folder has more than `seeds` images.
     """
-    from ..spectrum_build import EXTENSIONS, load_square
-
     folders = class_folders(root)
     indices = folder_classes([f.name for f in folders], class_names)
     images, labels, hold, hold_labels = [], [], [], []

@@ -12,7 +12,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import PhaseLensError
-from ..spectrum import SUFFIXES, GridSpectrum, load_spectrum
+from ..spectrum import (
+    SUFFIXES,
+    GridSpectrum,
+    build_spectrum,
+    load_spectrum,
+    save_spectrum,
+)
 
 ORDER = 60
 PANEL = 256
@@ -42,9 +48,6 @@ def register(sub) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from ..spectrum import save_spectrum
-    from ..spectrum_build import build_spectrum
-
     out = Path(args.out)
     if out.suffix.lower() not in SUFFIXES:
         raise PhaseLensError(f"--out {out} should end in .npy (grid) or .json (fitted figures)")

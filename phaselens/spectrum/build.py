@@ -10,55 +10,25 @@ not grow with the number of images.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from tqdm import tqdm
 
-from .color import COLOR_MATRIX
-from .errors import PhaseLensError
-from .spectrum import GridSpectrum
+from ..color import COLOR_MATRIX
+from ..errors import PhaseLensError
+from ..imagefiles import EXTENSIONS, iter_images, load_square
+from .grid import GridSpectrum
 
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # RGB in [0, 1] -> the decorrelated space MACO optimizes in (inverse of recorrelate).
 DECORRELATE = torch.linalg.inv(COLOR_MATRIX.double()).float()
 MAX_SKIPPED_LISTED = 20
 # Decoded pixels per task: bigger batches FFT a little faster but glibc keeps
 # more of each freed batch around (measured: 4 images of 256^2 ~ 100 MB peak).
 CHUNK_BYTES = 3 << 20
-
-
-def iter_images(folder: str | os.PathLike, extensions: Sequence[str] = EXTENSIONS) -> Iterator[Path]:
-    """Image files under `folder` (nested, sorted per folder, hidden names skipped), lazily."""
-    exts = tuple(e.lower() for e in extensions)
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(exts):
-                yield Path(root) / name
-
-
-def load_square(path: str | os.PathLike, size: int) -> np.ndarray:
-    """One image as RGB in [0, 1], resized (shorter side) and centre-cropped to size x size.
-
-    Shape:
-        - output: (size, size, 3) float32.
-    """
-    with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at the smallest DCT scale still >= size
-        img = ImageOps.exif_transpose(img)
-        if img.mode.startswith("I"):  # 16-bit grayscale: convert("RGB") would clip it at 255
-            arr = np.asarray(img, dtype=np.float32)
-            deep = img.mode.startswith("I;16") or float(arr.max(initial=0)) > 255
-            gray = ImageOps.fit(Image.fromarray(arr / (65535.0 if deep else 255.0)), (size, size),
-                                Image.Resampling.BICUBIC)
-            return np.repeat(np.asarray(gray, dtype=np.float32)[..., None], 3, axis=2)
-        img = img.convert("RGB")
-        img = ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)
-        return np.asarray(img, dtype=np.float32) / 255.0
 
 
 def magnitude_sum(images: np.ndarray) -> np.ndarray:
@@ -103,7 +73,7 @@ def build_spectrum(
     size: int = 256,
     workers: int | None = None,
     progress: bool = True,
-    extensions: Sequence[str] = EXTENSIONS,
+    extensions: Sequence[str] | None = None,
 ) -> GridSpectrum:
     """Average |rfft2| of every image under `folder`, in the decorrelated colour space.
 
@@ -113,7 +83,8 @@ def build_spectrum(
     sum. Unreadable files are skipped and counted in ``result.info``.
 
     Args:
-        folder: searched recursively for `extensions` (hidden files skipped).
+        folder: searched recursively for `extensions` (default: `phaselens.imagefiles.EXTENSIONS`;
+            hidden files skipped).
         size: side N of the square grid.
         workers: decoding threads (None or 0: min(4, CPU count)); torch runs one
             thread per worker meanwhile (its setting is restored afterwards).
@@ -126,8 +97,7 @@ def build_spectrum(
     Shape:
         - result.grid: (3, size, size // 2 + 1) float64, the reference layout.
     """
-    from tqdm import tqdm
-
+    extensions = EXTENSIONS if extensions is None else extensions
     folder = Path(folder)
     if not folder.exists():
         raise PhaseLensError(f"image folder {folder} does not exist")
