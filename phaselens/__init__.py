@@ -5,20 +5,44 @@
 >>> result.save("out/")                                     # doctest: +SKIP
 """
 
+from . import features
+from ._version import __version__
+from .config import RunConfig
 from .errors import PhaseLensError
+from .features import get_layer, list_layers
 from .io import make_grid, save_grid, save_png, save_rgba, transparency_alpha
-from .layers import get_layer, list_layers
 from .model import ImageModel, Preprocess, as_image_model
 from .models import load_model
 from .objectives import Objective, channel, direction, logit, neuron
-from .render import DEFAULTS, Result, visualize
+from .render import DEFAULTS, Result, evaluate, visualize
 from .spectrum import Spectrum, default_spectrum, load_spectrum
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "PhaseLensError", "ImageModel", "Preprocess", "as_image_model", "Objective", "channel", "direction",
-    "logit", "neuron", "visualize", "Result", "DEFAULTS", "Spectrum", "default_spectrum", "load_spectrum",
-    "list_layers", "get_layer", "save_png", "save_rgba", "save_grid", "make_grid", "transparency_alpha",
+    "DEFAULTS",
+    "ImageModel",
+    "Objective",
+    "PhaseLensError",
+    "Preprocess",
+    "Result",
+    "RunConfig",
+    "Spectrum",
+    "__version__",
+    "as_image_model",
+    "channel",
+    "default_spectrum",
+    "direction",
+    "evaluate",
+    "features",
+    "get_layer",
+    "list_layers",
     "load_model",
+    "load_spectrum",
+    "logit",
+    "make_grid",
+    "neuron",
+    "save_grid",
+    "save_png",
+    "save_rgba",
+    "transparency_alpha",
+    "visualize",
 ]

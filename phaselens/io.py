@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -50,8 +51,6 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 def _png_bytes(arr: np.ndarray) -> bytes:
-    import io
-
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()

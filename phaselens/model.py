@@ -8,11 +8,15 @@ the dotted module names of the wrapped network (`model.net`).
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
+
+from .errors import PhaseLensError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -45,8 +49,6 @@ class Preprocess:
         if len(self.std) == 1 and self.channels > 1:
             self.std = self.std * self.channels
         if len(self.mean) != self.channels or len(self.std) != self.channels:
-            from .errors import PhaseLensError
-
             raise PhaseLensError(
                 f"mean {self.mean} and std {self.std} must have one value per channel ({self.channels})"
             )
@@ -108,8 +110,6 @@ class ImageModel(nn.Module):
 
     def class_index(self, label: str | int) -> int:
         """Resolve a class id or (case-insensitive) class name to an index."""
-        from .errors import PhaseLensError
-
         if isinstance(label, int) or str(label).lstrip("-").isdigit():
             return int(label)
         names = self.class_names or []
@@ -120,8 +120,6 @@ class ImageModel(nn.Module):
         matches = [n for n in names if key in n.lower()]
         if len(matches) == 1:
             return names.index(matches[0])
-        import difflib
-
         close = difflib.get_close_matches(key, lowered, n=5)
         hint = f"; did you mean {', '.join(repr(names[lowered.index(c)]) for c in close)}?" if close else ""
         if not names:
@@ -168,3 +166,19 @@ def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
         if p.is_floating_point():
             return p.device, p.dtype
     return torch.device("cpu"), torch.float32
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no weight gradients inside; the model's own flags restored after."""
+    was_training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        model.train(was_training)

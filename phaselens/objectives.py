@@ -6,96 +6,25 @@ Targets may be lists: ``logit([3, 7, 9])`` scores image i against class
 ``[3, 7, 9][i]``, so one batch carries several targets. Objectives combine with
 ``+ - * /`` (with numbers or with each other) and describe themselves.
 
-Layer outputs of any layout are read as (N, C, H, W):
-- (N, C, H, W) CNN maps as they are; (N, H, W, C) when ``layout="nhwc"`` (or detected),
-- (N, T, C) tokens: prefix tokens (CLS, registers) dropped, patches laid on their grid,
-- (N, C) vectors as 1 x 1 maps.
-So a *channel* is the mean of one feature over all spatial positions / patch tokens,
-and a *neuron* is one feature at one position / patch.
+Objectives read layers through a `phaselens.features.Context`, which gives every
+layer output as (N, C, H, W) maps (see `phaselens.features.reader`): a *channel*
+is the mean of one feature over all spatial positions / patch tokens, and a
+*neuron* is one feature at one position / patch.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .errors import PhaseLensError
+from .features import Context
 
 Targets = int | Sequence[int]
 
-
-@dataclass
-class Context:
-    """What an objective sees for one forward pass.
-
-    Attributes:
-        outputs: captured layer outputs by name, each with N = batch * crops rows.
-        logits: the model output (N, classes), or None when the pass stopped early.
-        batch: B images; crops: K crops per image.
-        prefix_tokens: tokens before the patches in token outputs, or None to infer.
-        layouts: per-layer layout hints from a dry run (`phaselens.models.layout.Layout`),
-            used in place of ``layout="auto"``.
-    """
-
-    outputs: dict[str, torch.Tensor]
-    logits: torch.Tensor | None
-    batch: int
-    crops: int
-    prefix_tokens: int | None = None
-    layouts: dict = field(default_factory=dict)
-
-    def per_crop(self, values: torch.Tensor, what: str) -> torch.Tensor:
-        """Repeat per-image values (T, ...) with T in {1, B} to one row per crop (N, ...)."""
-        t = values.shape[0]
-        if t == 1:
-            return values.expand(self.batch * self.crops, *values.shape[1:])
-        if t != self.batch:
-            raise PhaseLensError(f"{what} has {t} targets but the batch has {self.batch} images")
-        return values.repeat_interleave(self.crops, dim=0)
-
-
-def _infer_prefix(tokens: int) -> int:
-    """CLS/register tokens before a square patch grid: T - (largest square <= T) when small."""
-    side = math.isqrt(tokens)
-    extra = tokens - side * side
-    return extra if extra <= 8 else 0
-
-
-def spatial(t: torch.Tensor, layout="auto", prefix_tokens: int | None = None) -> torch.Tensor:
-    """Any layer output as a (N, C, H, W) map; see the module docstring for the rules.
-
-    `layout` is ``"auto"``, ``"nchw"``, ``"nhwc"``, or a dry-run hint for this layer
-    (a `phaselens.models.layout.Layout`: its kind, prefix tokens and patch grid); an
-    explicit `prefix_tokens` overrides the hint's.
-    """
-    grid = None
-    if not isinstance(layout, str):
-        if layout.kind == "unsupported":
-            raise PhaseLensError(f"cannot read this layer as feature maps: {layout.note}")
-        grid = layout.grid
-        prefix_tokens = layout.prefix_tokens if prefix_tokens is None else prefix_tokens
-        layout = layout.kind
-    if t.ndim == 2:
-        return t[:, :, None, None]
-    if t.ndim == 3:  # (N, T, C) tokens
-        n, tokens, c = t.shape
-        p = _infer_prefix(tokens) if prefix_tokens is None else prefix_tokens
-        patches = t[:, p:, :]
-        if grid is not None and grid[0] * grid[1] == patches.shape[1]:
-            return patches.transpose(1, 2).reshape(n, c, *grid)
-        side = math.isqrt(patches.shape[1])
-        if side * side == patches.shape[1]:
-            return patches.transpose(1, 2).reshape(n, c, side, side)
-        return patches.transpose(1, 2).reshape(n, c, 1, -1)
-    if t.ndim == 4:
-        if layout == "nhwc" or (layout == "auto" and t.shape[1] == t.shape[2] != t.shape[3]):
-            return t.permute(0, 3, 1, 2)
-        return t
-    raise PhaseLensError(f"cannot read a layer output of shape {tuple(t.shape)} as feature maps")
+__all__ = ["Context", "Objective", "Targets", "as_objective", "channel", "direction", "logit", "neuron"]
 
 
 class _Const:
@@ -242,16 +171,8 @@ def logit(targets: Targets) -> Objective:
     return Objective(fn, f"logit[{_fmt(targets)}]", needs_logits=True, batch=len(idx))
 
 
-def _maps(ctx: Context, layer: str, layout: str, prefix: int | None) -> torch.Tensor:
-    """`layer`'s output as (N, C, H, W): its dry-run hint stands for "auto"; an explicit prefix wins."""
-    hint = ctx.layouts.get(layer) if layout == "auto" else None
-    if hint is not None:
-        return spatial(ctx.outputs[layer], hint, prefix)
-    return spatial(ctx.outputs[layer], layout, ctx.prefix_tokens if prefix is None else prefix)
-
-
 def _feature_maps(ctx: Context, layer: str, layout: str, prefix: int | None, channels: _Const, what: str):
-    maps = _maps(ctx, layer, layout, prefix)
+    maps = ctx.maps(layer, layout, prefix)
     _check_index(channels.cpu, maps.shape[1], "channel", f"layer {layer}")
     rows = ctx.per_crop(channels.on(maps.device), what)
     picked = maps.gather(1, rows.view(-1, 1, 1, 1).expand(-1, 1, *maps.shape[2:]))[:, 0]
@@ -315,7 +236,7 @@ def direction(
     const = _Const(v)
 
     def fn(ctx: Context) -> torch.Tensor:
-        maps = _maps(ctx, layer, layout, prefix_tokens)
+        maps = ctx.maps(layer, layout, prefix_tokens)
         if v.shape[1] != maps.shape[1]:
             raise PhaseLensError(f"direction has {v.shape[1]} values but layer {layer} has {maps.shape[1]} channels")
         dirs = ctx.per_crop(const.on(maps.device, maps.dtype), "direction")[:, :, None, None]

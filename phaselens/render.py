@@ -1,4 +1,4 @@
-"""The optimization loop: (model, objective) -> images, transparency, trace.
+"""The optimization loop: (model, objective, RunConfig) -> images, transparency, trace.
 
 Each step renders the B images, cuts K crops of each, runs the B x K crops
 through the model in one forward pass, and ascends the objective averaged over
@@ -9,25 +9,31 @@ resolution, the attribution map of the MACO paper.
 
 from __future__ import annotations
 
-import contextlib
+import io
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
 
 import torch
+from PIL import Image
 from torch import nn
+from tqdm.auto import tqdm
 
+from .config import DEFAULT, OPTIMIZERS, RunConfig, default_image_size
 from .errors import PhaseLensError
-from .layers import Capture
-from .model import ImageModel, as_image_model, model_device_dtype
-from .objectives import Context, Objective, Targets, as_objective
-from .param import METHODS, make_param
+from .features import LayerReader
+from .io import make_grid, save_result, to_uint8, transparency_alpha
+from .model import ImageModel, as_image_model, frozen, model_device_dtype
+from .objectives import Objective, Targets, as_objective
+from .param import make_param
 from .rng import SeedGroups
-from .spectrum import Spectrum
 from .transforms import CropConfig, augment
 
-# Defaults for ImageNet-scale models (input 224): the MACO paper's settings
-# (NAdam, lr 1.0, 256 steps, 512 px image, crops of ~a quarter of the side).
-DEFAULTS = dict(steps=256, image_size=None, crops=6, crop_size=(0.20, 0.30), crop_center_std=0.15, noise=0.05, lr=1.0)
+__all__ = ["DEFAULTS", "Result", "default_image_size", "evaluate", "frozen", "visualize"]
+
+# The defaults as keyword arguments, for code written against the keyword style (read from `RunConfig`).
+DEFAULTS = {k: DEFAULT.manifest()[k] for k in ("steps", "image_size", "crops", "crop_center_std", "noise", "lr")}
+DEFAULTS["crop_size"] = DEFAULT.crop_size
 
 
 @dataclass
@@ -55,80 +61,45 @@ class Result:
 
     def alpha(self, percentile: float = 99.0) -> torch.Tensor:
         """Transparency as an alpha mask in [0, 1], shape (B, 1, H, W); see `io.transparency_alpha`."""
-        from .io import transparency_alpha
-
         return transparency_alpha(self.transparency, percentile)
 
-    def save(self, out_dir: str, names: Sequence[str] | None = None) -> list[str]:
+    def save(self, out_dir: str | Path, names: Sequence[str] | None = None) -> list[str]:
         """Write each image as NAME.png and NAME_rgba.png, plus grid.png; returns the paths."""
-        from .io import save_result
-
         return save_result(self, out_dir, names)
 
+    def grid(self, transparency: bool = True) -> torch.Tensor:
+        """The images in one row, with a second row of each image over white through its alpha.
 
-def default_image_size(input_size: tuple[int, int]) -> tuple[int, int]:
-    """The image size matching an input size, as 512 matches 224 (rounded to even)."""
-    return tuple(2 * round(s * 512 / 224 / 2) for s in input_size)
+        Shape:
+            - output: (C, H', W') in [0, 1]
+        """
+        images = self.images
+        if transparency:
+            alpha = self.alpha()
+            images = torch.cat([images, images * alpha + (1 - alpha)])
+        return make_grid(images, ncol=len(self.images))
 
-
-def _size(image_size, input_size: tuple[int, int]) -> tuple[int, int]:
-    if image_size is None:
-        return default_image_size(input_size)
-    if isinstance(image_size, int):
-        return image_size, image_size
-    h, w = image_size
-    return int(h), int(w)
-
-
-@contextlib.contextmanager
-def frozen(model: nn.Module):
-    """Eval mode and no weight gradients inside; the model's own flags restored after."""
-    was_training = model.training
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-        model.train(was_training)
+    def _repr_png_(self) -> bytes:
+        """Notebooks show a `Result` as its image grid (images, then images through their alpha)."""
+        buf = io.BytesIO()
+        Image.fromarray(to_uint8(self.grid())).save(buf, format="PNG")
+        return buf.getvalue()
 
 
-def _prefix_tokens(net: nn.Module) -> int | None:
-    value = getattr(net, "num_prefix_tokens", None)
-    return int(value) if isinstance(value, int) else None
-
-
-def _layouts(model: ImageModel, layers: Sequence[str]) -> dict:
-    """Layout hints for the objective's layers (NHWC stages, token prefix and grid), from one dry run."""
-    if not layers:
-        return {}
-    from .models.layout import cached_layouts
-
-    return cached_layouts(model, layers)
+class StepCallback(Protocol):
+    def __call__(self, step: int, scores: torch.Tensor) -> None: ...
 
 
 def visualize(
     model: nn.Module,
     objective: Objective | Targets,
-    method: str = "maco",
-    steps: int = DEFAULTS["steps"],
-    image_size: int | tuple[int, int] | None = DEFAULTS["image_size"],
-    crops: int = DEFAULTS["crops"],
-    crop_size: tuple[float, float] = DEFAULTS["crop_size"],
-    crop_center_std: float = DEFAULTS["crop_center_std"],
-    noise: float = DEFAULTS["noise"],
-    lr: float = DEFAULTS["lr"],
+    config: RunConfig | None = None,
+    *,
     seed: int | Sequence[int] = 0,
     batch: int | None = None,
-    spectrum: Spectrum | str | None = None,
-    fourier_decay: float = 1.0,
-    amp: bool = False,
-    channels_last: bool = False,
     progress: bool = False,
-    callback: Callable[[int, torch.Tensor], None] | None = None,
+    callback: StepCallback | Callable[[int, torch.Tensor], None] | None = None,
+    **overrides: Any,
 ) -> Result:
     """Optimize B images so that `model` maximizes `objective`.
 
@@ -136,21 +107,17 @@ def visualize(
         model: any classifier; an `ImageModel` carries its preprocessing, other
             modules are wrapped by `as_image_model` (timm configs are read).
         objective: an `Objective`, or class indices (one image per index).
-        method: ``"maco"`` (phase only, fixed natural magnitude), ``"fourier"``
-            (Olah et al. 1/f), or ``"pixel"``.
-        steps, lr: NAdam steps and learning rate.
-        image_size: side or (H, W) of the optimized image, any size. None: the
-            model's input size x 512/224 (512 for ImageNet models), so that the
-            default crops (a quarter of the side) are about the input size.
-        crops, crop_size, crop_center_std, noise: see `CropConfig`.
+        config: the settings (`RunConfig`; default: the MACO paper's).
         seed: one seed for all images, or one per image. Equal seeds give equal
             random draws, so an image does not depend on its batch-mates.
         batch: number of images; defaults to the objective's number of targets,
             or ``len(seed)`` when a seed list is given.
-        spectrum: MACO magnitude (`Spectrum`, file path, or None for the default).
-        amp: bfloat16 autocast on CUDA. channels_last: memory format for CNNs on GPU.
         progress: show a progress bar. callback: called as ``callback(step, scores)``
             with the (B,) scores of that step, on the model's device (``.cpu()`` waits for the GPU).
+        **overrides: any `RunConfig` field (``method``, ``steps``, ``image_size``,
+            ``crops``, ``crop_size``, ``crop_center_std``, ``noise``, ``lr``,
+            ``optimizer``, ``spectrum``, ``fourier_decay``, ``amp``, ``channels_last``),
+            replacing the value in `config`.
 
     Returns:
         A `Result`. Shape: images and transparency (B, C, H, W); trace (steps, B).
@@ -161,10 +128,7 @@ def visualize(
         >>> r.images.shape, r.trace.shape
         (torch.Size([2, 3, 64, 64]), torch.Size([2, 2]))
     """
-    if method not in METHODS:
-        raise PhaseLensError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    if steps < 1:
-        raise PhaseLensError(f"steps must be >= 1, got {steps}")
+    cfg = (config or DEFAULT).replace(**overrides) if overrides else (config or DEFAULT)
     obj = as_objective(objective)
     im: ImageModel = as_image_model(model)
     seeds = [seed] if isinstance(seed, int) else [int(s) for s in seed]
@@ -175,34 +139,31 @@ def visualize(
         raise PhaseLensError(
             f"batch of {b} images, but the objective has {obj.batch} targets and {len(seeds)} seeds were given"
         )
-    size = _size(image_size, im.input_size)
-    cfg = CropConfig(crops, tuple(crop_size), crop_center_std, noise)
+    size = cfg.image_shape(im.input_size)
+    crops = cfg.crop_config()
     device, dtype = model_device_dtype(im)
     rng = SeedGroups(seeds, device)
-    param = make_param(method, rng, size, im.channels, spectrum, fourier_decay)
-    optimizer = torch.optim.NAdam(param.parameters(), lr=lr)
-    capture = Capture(im.net, obj.layers, need_output=obj.needs_logits)
-    prefix = _prefix_tokens(im.net)
-    layouts = _layouts(im, obj.layers)
+    param = make_param(cfg.method, rng, size, im.channels, cfg.spectrum, cfg.fourier_decay)
+    optimizer = OPTIMIZERS[cfg.optimizer](param.parameters(), lr=cfg.lr)
+    reader = LayerReader(im, obj.layers, need_logits=obj.needs_logits)
     transparency = torch.zeros(b, im.channels, *size, device=device)
-    trace = torch.zeros(steps, b, device=device)  # on the device: no host sync per step
-    use_amp = amp and device.type == "cuda"
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    trace = torch.zeros(cfg.steps, b, device=device)  # on the device: no host sync per step
+    use_amp = cfg.amp and device.type == "cuda"
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     def accumulate(grad: torch.Tensor) -> None:
         transparency.add_(grad.detach().abs())
 
-    bar = _progress(steps, progress, obj.description)
+    bar = tqdm(total=cfg.steps, desc=obj.description[:40], unit="step", leave=False, disable=not progress)
     with frozen(im):
-        for step in range(steps):
+        for step in range(cfg.steps):
             optimizer.zero_grad(set_to_none=True)
             images = param()
             images.register_hook(accumulate)
-            x = augment(images, rng, cfg, im.input_size).to(dtype=dtype, memory_format=fmt)
+            x = augment(images, rng, crops, im.input_size).to(dtype=dtype, memory_format=fmt)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                logits = capture(im, x)
-                ctx = Context(capture.outputs, logits, b, cfg.crops, prefix, layouts)
-                scores = obj(ctx).float().view(b, cfg.crops).mean(dim=1)
+                reader(x)
+                scores = obj(reader.context(b, crops.crops)).float().view(b, crops.crops).mean(dim=1)
             (-scores.sum()).backward()
             optimizer.step()
             trace[step] = scores.detach()
@@ -213,12 +174,8 @@ def visualize(
         with torch.no_grad():
             final = param().float().cpu()
     settings = dict(
-        method=method, steps=steps, image_size=list(size), crops=crops, crop_size=list(crop_size),
-        crop_center_std=crop_center_std, noise=noise, lr=lr, seeds=seeds, optimizer="NAdam",
-        model=im.name, input_size=list(im.input_size), mean=list(im.preprocess.mean),
-        std=list(im.preprocess.std), objective=obj.description, amp=use_amp,
-        spectrum=_spectrum_name(spectrum) if method == "maco" else None,
-        fourier_decay=fourier_decay if method == "fourier" else None,
+        cfg.manifest(im.input_size), seeds=seeds, model=im.name, input_size=list(im.input_size),
+        mean=list(im.preprocess.mean), std=list(im.preprocess.std), objective=obj.description, amp=use_amp,
     )
     return Result(final, transparency.cpu(), trace.cpu(), obj.description, settings)
 
@@ -229,14 +186,15 @@ def evaluate(
     images: torch.Tensor,
     crops: int = 0,
     seed: int = 0,
-    crop_size: tuple[float, float] = DEFAULTS["crop_size"],
-    crop_center_std: float = DEFAULTS["crop_center_std"],
+    crop_size: tuple[float, float] = DEFAULT.crop_size,
+    crop_center_std: float = DEFAULT.crop_center_std,
 ) -> torch.Tensor:
     """Score images under the objective, without optimizing.
 
     With ``crops=0`` each whole image is resized to the model input; otherwise the
     score is the mean over `crops` seeded random crops (no noise), the same crops
     for every call with the same seed, so before/after comparisons are paired.
+    Layers are read exactly as during `visualize` (same layouts, same prefix tokens).
 
     Shape:
         - images: (B, C, H, W) in [0, 1]
@@ -248,35 +206,12 @@ def evaluate(
     images = images.to(device=device, dtype=torch.float32)
     b = images.shape[0]
     if crops:
-        cfg = CropConfig(crops, tuple(crop_size), crop_center_std, 0.0)
+        cfg = CropConfig(crops, (float(crop_size[0]), float(crop_size[1])), crop_center_std, 0.0)
         x = augment(images, SeedGroups([seed] * b, device), cfg, im.input_size)
     else:
         cfg = CropConfig(1, (1.0, 1.0), 0.0, 0.0)
         x = torch.nn.functional.interpolate(images, size=im.input_size, mode="bilinear", antialias=True)
-    capture = Capture(im.net, obj.layers, need_output=obj.needs_logits)
+    reader = LayerReader(im, obj.layers, need_logits=obj.needs_logits)
     with frozen(im), torch.no_grad():
-        out = capture(im, x.to(dtype))
-        ctx = Context(capture.outputs, out, b, cfg.crops, _prefix_tokens(im.net))
-        return obj(ctx).float().view(b, cfg.crops).mean(dim=1).cpu()
-
-
-def _spectrum_name(spectrum) -> str:
-    if spectrum is None:
-        return "default"
-    return str(spectrum) if isinstance(spectrum, str) else type(spectrum).__name__
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc[:40], unit="step", leave=False)
+        reader(x.to(dtype))
+        return obj(reader.context(b, cfg.crops)).float().view(b, cfg.crops).mean(dim=1).cpu()

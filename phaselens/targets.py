@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import torch
 
 from .errors import PhaseLensError
-from .layers import get_layer
-from .model import ImageModel
+from .features import LayerReader, get_layer, model_output, probe_image
+from .model import ImageModel, frozen
 from .objectives import Objective, channel, logit, neuron
+from .util import slug
 
 SYNTAX = (
     "class:K | class:A-B | class:all | class:NAME | channel:LAYER:C | channel:LAYER:A-B | channel:LAYER:all"
@@ -41,30 +42,20 @@ class TargetSet:
     layer: str | None = None
 
 
-def _probe(model: ImageModel, layer: str | None = None) -> torch.Tensor | None:
-    """One forward pass of a random image: the output, or `layer`'s maps as (1, C, H, W)."""
-    from .layers import Capture
-    from .model import model_device_dtype
-    from .objectives import spatial
-    from .render import _layouts, frozen
-
-    device, dtype = model_device_dtype(model)
-    x = torch.rand(1, model.channels, *model.input_size, device=device, dtype=dtype)
-    capture = Capture(model.net, [layer] if layer else [], need_output=layer is None)
+def _channel_count(model: ImageModel, layer: str) -> int:
+    """Channels of `layer`, read as objectives read it (its detected layout), from one probe image."""
+    reader = LayerReader(model, [layer], need_logits=False)
     with frozen(model), torch.no_grad():
-        out = capture(model, x)
-    if layer is None:
-        return out
-    hint = _layouts(model, [layer]).get(layer)
-    return spatial(capture.outputs[layer], hint or "auto", getattr(model.net, "num_prefix_tokens", None))
+        reader(probe_image(model))
+    return int(reader.maps(layer).shape[1])
 
 
 def num_classes(model: ImageModel) -> int:
     """The number of classes: the class names when given, else the width of the model output."""
     if model.class_names:
         return len(model.class_names)
-    out = _probe(model)
-    if out is None or out.ndim != 2:
+    out = model_output(model, fill=None)
+    if out.ndim != 2:
         raise PhaseLensError("cannot count the classes: the model output is not (N, classes); give class indices")
     return int(out.shape[1])
 
@@ -90,10 +81,6 @@ def _indices(text: str, upper: int | None, what: str) -> list[int]:
     return out
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "x"
-
-
 def parse_targets(spec: str, model: ImageModel) -> TargetSet:
     """Turn a target spec into a `TargetSet` for `model`; errors say the valid syntax.
 
@@ -114,15 +101,15 @@ def parse_targets(spec: str, model: ImageModel) -> TargetSet:
         if bad:
             raise PhaseLensError(f"class {bad[0]} is out of range: the model has {n_classes} classes (0..{n_classes - 1})")
         labels = [names[i] if i < len(names) else f"class {i}" for i in idx]
-        files = [f"class_{i:04d}" + (f"_{_safe(names[i])}" if i < len(names) else "") for i in idx]
+        files = [f"class_{i:04d}" + (f"_{slug(names[i])}" if i < len(names) else "") for i in idx]
         return TargetSet(logit(idx), files, labels, "class", idx)
     if kind in ("channel", "neuron") and rest.count(":") >= 1:
         layer, _, chans = rest.rpartition(":")
         get_layer(model.net, layer)
-        count = int(_probe(model, layer).shape[1]) if chans.strip() == "all" else None
+        count = _channel_count(model, layer) if chans.strip() == "all" else None
         idx = list(dict.fromkeys(_indices(chans, count, kind)))
         obj = channel(layer, idx) if kind == "channel" else neuron(layer, idx)
-        files = [f"{kind}_{_safe(layer)}_{c:04d}" for c in idx]
+        files = [f"{kind}_{slug(layer)}_{c:04d}" for c in idx]
         labels = [f"{kind} {layer}:{c}" for c in idx]
         return TargetSet(obj, files, labels, kind, idx, layer)
     raise PhaseLensError(f"unknown target {spec!r}; valid: {SYNTAX}")

@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import PhaseLensError
-from .model import as_image_model, model_device_dtype
-from .render import frozen
+from .model import as_image_model, frozen, model_device_dtype
 
 
 def center_view(images: torch.Tensor, view: float) -> torch.Tensor:

@@ -14,6 +14,7 @@ from torch import nn
 from phaselens.bench import metrics
 from phaselens.bench.features import features, find_head
 from phaselens.bench.run import BenchConfig, make_visualizations
+from phaselens.config import RunConfig
 from phaselens.cli import main
 from phaselens.model import ImageModel, Preprocess
 from phaselens.transfer import transfer_rate
@@ -190,12 +191,12 @@ def tiny_specs(tmp_path):
 
 
 def test_cached_visualizations_are_reused(tmp_path, cnn):
-    cfg = BenchConfig(methods=("maco",), seeds=1, steps=2, image_size=24, crops=2)
+    cfg = BenchConfig(methods=("maco",), seeds=1, run=RunConfig(steps=2, image_size=24, crops=2))
     first = make_visualizations(cnn, "maco", [0, 1], cfg, cache=tmp_path)
     again = make_visualizations(cnn, "maco", [0, 1], cfg, cache=tmp_path)
     assert not first.cached and again.cached
     assert torch.allclose(first.images, again.images, atol=1e-6) and again.targets == [0, 1]
-    other = make_visualizations(cnn, "maco", [0, 1], BenchConfig(seeds=1, steps=3, image_size=24, crops=2), cache=tmp_path)
+    other = make_visualizations(cnn, "maco", [0, 1], BenchConfig(seeds=1, run=RunConfig(steps=3, image_size=24, crops=2)), cache=tmp_path)
     assert not other.cached  # a different setting is never served from the cache
     with torch.no_grad():
         cnn.net.head.bias.add_(1.0)

@@ -104,3 +104,29 @@ def test_demo_builds_sites_and_reports_transferability(tmp_path, capsys):
         assert len(list((out / name / "targets").glob("*/manifest.json"))) == 10
     page = (out / "index.html").read_text()
     assert "zoo_cnn/site/index.html" in page and "Transferability" in page
+
+
+@pytest.mark.parametrize("command", [
+    ["visualize", "--target", "class:0", "--out", "{out}"],
+    ["layers"],
+    ["lens", "--target", "class:0", "--no-progress", "--out", "{out}"],
+])
+def test_every_model_command_refuses_a_missing_weight_file_the_same_way(tmp_path, capsys, command):
+    out = tmp_path / "never"
+    argv = [a.replace("{out}", str(out)) for a in command] + ["--model", "zoo:cnn", "--weights", "/nonexistent.pt"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "/nonexistent.pt" in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_lens_builds_the_model_from_the_preprocessing_flags(tmp_path, capsys):
+    out = tmp_path / "lens"
+    argv = ["lens", "--model", "zoo:cnn", "--input-size", "48", "--mean", "0.4,0.4,0.4", "--std", "0.3,0.3,0.3",
+            "--target", "class:0", "--steps", "2", "--size", "32", "--crops", "2", "--no-progress", "--no-site",
+            "--out", str(out)]
+    assert main(argv) == 0
+    settings = json.loads((out / "lens.json").read_text())["settings"]
+    assert settings["input_size"] == [48, 48] and settings["mean"] == [0.4] * 3 and settings["std"] == [0.3] * 3
+    assert main(["layers", "--model", "zoo:cnn", "--input-size", "48"]) == 0
+    assert "input 3x48x48" in capsys.readouterr().out

@@ -11,7 +11,8 @@ import torch
 from phaselens import logit, visualize
 from phaselens.lens import run_lens
 from phaselens.lens import expand_targets, store
-from phaselens.lens.generate import auto_batch
+from phaselens.config import RunConfig
+from phaselens.lens.batching import auto_batch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -59,7 +60,7 @@ def test_bf16_autocast_raises_scores(name, request):
 def test_auto_batch_measures_the_gpu(cnn):
     cnn = cnn.cuda()
     plan = expand_targets("class:all", cnn)
-    b = auto_batch(cnn, plan[0], facets=1, targets=len(plan), run_kwargs=dict(FAST))
+    b = auto_batch(cnn, plan[0], facets=1, targets=len(plan), config=RunConfig(**FAST))
     assert b == len(plan)  # a tiny model: the whole list fits in one batch
 
 

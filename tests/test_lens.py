@@ -12,7 +12,7 @@ from PIL import Image
 from phaselens.errors import PhaseLensError
 from phaselens.lens import Shard, build_site, expand_targets, parse_shard, run_lens, shard_from_env, target_seed
 from phaselens.lens import store
-from phaselens.lens.generate import batch_from_probe
+from phaselens.lens.batching import batch_from_probe
 from phaselens.lens.site import collect
 
 from lens_models import EVIL_NAME, tiny

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from phaselens.errors import PhaseLensError
-from phaselens.objectives import Context, channel, direction, logit, neuron, spatial
+from phaselens.features import Context, spatial
+from phaselens.objectives import channel, direction, logit, neuron
 
 
 def _ctx(batch=2, crops=3, classes=5):

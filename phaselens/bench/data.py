@@ -17,8 +17,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..data import NUM_CLASSES, make_batch
 from ..errors import PhaseLensError
 from ..imagefiles import EXTENSIONS, load_square
+from ..io import save_png
 
 # ProceduralShapes seeds: 1 trains the zoo, 2 validates, 3 is its test set.
 # The benchmark uses seeds never seen in training or model selection.
@@ -51,8 +53,6 @@ class Reference:
 def procedural_reference(per_class: int, size: int = 64, seeds: int = 1) -> Reference:
     """`per_class` ProceduralShapes images per class (seed `REFERENCE_SEED`), and `seeds`
     held-out images per class (seed `HOLDOUT_SEED`) for the natural reference row."""
-    from ..data import NUM_CLASSES, make_batch
-
     images, labels = make_batch(per_class * NUM_CLASSES, size, REFERENCE_SEED)
     hold, hold_labels = make_batch(seeds * NUM_CLASSES, size, HOLDOUT_SEED)
     return Reference(images, labels, list(range(NUM_CLASSES)),
@@ -116,8 +116,6 @@ def write_image_folder(images: torch.Tensor, labels: torch.Tensor, names: Sequen
     Shape:
         - images: (N, 3, H, W) in [0, 1]; labels: (N,)
     """
-    from ..io import save_png
-
     out = Path(out)
     for i, (img, lab) in enumerate(zip(images, labels.tolist())):
         save_png(img, out / names[lab] / f"{i:05d}.png")

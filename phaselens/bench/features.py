@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import PhaseLensError
-from ..layers import get_layer
-from ..model import as_image_model, model_device_dtype
-from ..render import frozen
+from ..features import dry_run, get_layer
+from ..model import as_image_model, frozen, model_device_dtype
 
 
 def find_head(model: nn.Module) -> str:
@@ -28,14 +27,7 @@ def find_head(model: nn.Module) -> str:
     def hook(module, args, output):
         calls.append((names[module], output.shape[-1]))
 
-    handles = [m.register_forward_hook(hook) for m in names if isinstance(m, nn.Linear)]
-    device, dtype = model_device_dtype(im)
-    try:
-        with frozen(im), torch.no_grad():
-            logits = im(torch.full((1, im.channels, *im.input_size), 0.5, device=device, dtype=dtype))
-    finally:
-        for h in handles:
-            h.remove()
+    logits = dry_run(im, [(m, "post", hook) for m in names if isinstance(m, nn.Linear)], fill=0.5)
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         raise PhaseLensError(f"{im.name}: expected (N, classes) logits to find the classifier layer")
     heads = [n for n, width in calls if width == logits.shape[1]]

@@ -9,17 +9,21 @@ cached in the output folder, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
+from ..config import RunConfig
 from ..errors import PhaseLensError
+from ..features import model_output
 from ..model import ImageModel
+from ..render import visualize
+from ..transfer import classify
+from . import cache as vis_cache
 from . import metrics
 from .data import Reference
 from .features import features
@@ -32,12 +36,12 @@ SCORES = ("plausibility", "margin", "rank_accuracy", "fid", "transfer")
 
 @dataclass
 class BenchConfig:
-    """What to run. `steps`, `seeds` and the crop settings go to `visualize` unchanged.
+    """What to run.
 
     Attributes:
-        methods: parameterizations to compare.
+        methods: parameterizations to compare (each replaces ``run.method``).
         seeds: visualizations per class (seeds 0..seeds-1).
-        steps, image_size, crops, crop_size, lr, spectrum: see `phaselens.visualize`.
+        run: the optimization settings given to `visualize` (steps, image size, crops, lr, spectrum, ...).
         fid_dims: FID is computed in the top `fid_dims` principal directions of
             each evaluator's natural-image features (see docs/benchmark.md).
         natural_row: also score held-out natural images, as a reference.
@@ -45,14 +49,14 @@ class BenchConfig:
 
     methods: tuple[str, ...] = DEFAULT_METHODS
     seeds: int = 2
-    steps: int = 256
-    image_size: int | None = None
-    crops: int = 6
-    crop_size: tuple[float, float] = (0.20, 0.30)
-    lr: float = 1.0
-    spectrum: str | None = None
+    run: RunConfig = field(default_factory=RunConfig)
     fid_dims: int = 8
     natural_row: bool = True
+
+    def manifest(self) -> dict:
+        """The settings as JSON values, for the run's manifest."""
+        return dict(methods=list(self.methods), seeds=self.seeds, run=self.run.manifest(), fid_dims=self.fid_dims,
+                    natural_row=self.natural_row)
 
 
 @dataclass
@@ -83,72 +87,27 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round() / 255
 
 
-def _file_digest(path: str | None) -> str | None:
-    if path is None:
-        return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def model_digest(model: ImageModel) -> str:
-    """A hash of the weights and preprocessing, so retrained weights never reuse a cached image."""
-    h = hashlib.sha256(repr((model.name, model.preprocess)).encode())
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def cache_key(model: ImageModel, method: str, cfg: BenchConfig, classes: list[int]) -> dict:
-    """Everything a cached visualization depends on."""
-    from .. import __version__
-
-    return dict(
-        model=model.name, weights=model_digest(model), method=method, classes=classes, seeds=cfg.seeds, steps=cfg.steps,
-        image_size=cfg.image_size, crops=cfg.crops, crop_size=list(cfg.crop_size), lr=cfg.lr,
-        spectrum=_file_digest(cfg.spectrum) if method == "maco" else None, version=__version__,
-    )
-
-
 def make_visualizations(
     model: ImageModel, method: str, classes: list[int], cfg: BenchConfig,
     cache: Path | None = None, on_step: Callable[[], None] | None = None,
 ) -> Visualizations:
     """All classes x seeds of one model and method, in one batch (or from `cache`)."""
-    from ..render import visualize
-
-    key = cache_key(model, method, cfg, classes)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache / f"{_slug(model.name)}_{method}_{digest}.pt" if cache else None
-    if path is not None and path.is_file():
-        saved = torch.load(path, weights_only=True)
-        if saved.get("key") == json.dumps(key, sort_keys=True):
-            return Visualizations(saved["images"].float() / 255, saved["alpha"].float() / 255,
-                                  saved["targets"], saved["seeds"], float(saved["seconds"]), cached=True)
+    run = cfg.run.replace(method=method)
+    key = vis_cache.cache_key(model, run, classes, cfg.seeds)
+    path = vis_cache.cache_path(cache, model, key) if cache else None
+    saved = vis_cache.load(path, key) if path is not None else None
+    if saved is not None:
+        return Visualizations(saved["images"].float() / 255, saved["alpha"].float() / 255,
+                              saved["targets"], saved["seeds"], float(saved["seconds"]), cached=True)
     seeds = [s for s in range(cfg.seeds) for _ in classes]
     targets = list(classes) * cfg.seeds
     start = time.perf_counter()
-    result = visualize(
-        model, targets, method=method, steps=cfg.steps, image_size=cfg.image_size, crops=cfg.crops,
-        crop_size=tuple(cfg.crop_size), lr=cfg.lr, seed=seeds, spectrum=cfg.spectrum,
-        callback=(lambda step, scores: on_step()) if on_step else None,
-    )
+    result = visualize(model, targets, run, seed=seeds, callback=(lambda step, scores: on_step()) if on_step else None)
     seconds = time.perf_counter() - start
     vis = Visualizations(_quantize(result.images), _quantize(result.alpha()), targets, seeds, seconds)
     if path is not None:
-        import io
-
-        from ..io import atomic_write_bytes
-
-        buf = io.BytesIO()
-        torch.save(dict(key=json.dumps(key, sort_keys=True), images=(vis.images * 255).round().to(torch.uint8),
-                        alpha=(vis.alpha * 255).round().to(torch.uint8), targets=targets, seeds=seeds,
-                        seconds=seconds), buf)
-        atomic_write_bytes(path, buf.getvalue())
+        vis_cache.save(path, key, vis.images, vis.alpha, targets, seeds, seconds)
     return vis
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "_" for c in name)
 
 
 @dataclass
@@ -173,8 +132,6 @@ def score(
     images: torch.Tensor, targets: list[int], seeds: list[int], ev: EvaluatorData, ref: Reference, classes: int,
 ) -> list[dict]:
     """One row of scores per seed, for one image set under one evaluator."""
-    from ..transfer import classify
-
     feats = features(ev.model, images)
     preds = classify(ev.model, images)
     t = torch.tensor(targets)
@@ -192,13 +149,8 @@ def score(
 
 def num_logits(model: ImageModel) -> int:
     """The model's number of outputs, from one forward pass on a grey image."""
-    from ..model import model_device_dtype
-    from ..render import frozen
-
-    device, dtype = model_device_dtype(model)
-    with frozen(model), torch.no_grad():
-        out = model(torch.full((1, model.channels, *model.input_size), 0.5, device=device, dtype=dtype))
-    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+    out = model_output(model, fill=0.5)
+    if out.ndim != 2:
         raise PhaseLensError(f"{model.name} does not return (N, classes) logits")
     return int(out.shape[1])
 
@@ -257,7 +209,8 @@ def run_bench(
     classes = check_classes({**models, **evaluators}, ref.classes)
     evs = prepare_evaluators(evaluators, ref, cfg.fid_dims)
     jobs = [(spec, method) for spec in models for method in cfg.methods]
-    bar = _bar(len(jobs) * cfg.steps, progress)
+    steps = cfg.run.steps
+    bar = tqdm(total=len(jobs) * steps, unit="step", desc="bench", disable=not progress)
     rows: list[dict] = []
     visuals: dict[tuple[str, str], Visualizations] = {}
     seconds: dict[str, float] = {}
@@ -271,7 +224,7 @@ def run_bench(
                 bar.update(1)
 
             vis = make_visualizations(models[spec], method, ref.classes, cfg, cache, tick)
-            bar.update(cfg.steps - done[0])
+            bar.update(steps - done[0])
             visuals[(spec, method)] = vis
             seconds[f"{spec} {method}"] = round(vis.seconds, 1)
             for masked in (False, True):
@@ -292,22 +245,3 @@ def run_bench(
     finally:
         bar.close()
     return BenchResult(rows, visuals, seconds)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_description(self, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="step", desc="bench")

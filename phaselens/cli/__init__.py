@@ -9,12 +9,11 @@ import os
 import pkgutil
 import sys
 
+from .._version import __version__
 from ..errors import PhaseLensError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     parser = argparse.ArgumentParser(
         prog="phaselens", description="Feature visualization by MACO, and the Lens explorer."
     )

@@ -16,20 +16,29 @@ import shlex
 import time
 from pathlib import Path
 
+import torch
+
+from ..bench import report
+from ..bench.data import class_folders, folder_reference, procedural_reference
+from ..bench.metrics import apply_mask
+from ..bench.run import DEFAULT_METHODS, DEFAULT_MODELS, BenchConfig, num_logits, run_bench
+from ..config import DEFAULT
+from ..data import NUM_CLASSES
 from ..errors import PhaseLensError
+from ..io import atomic_write_bytes, atomic_write_json, make_grid, save_png
+from ..param import METHODS
+from ..spectrum import load_spectrum
+from ..util import slug, versions
+from .common import add_run_args, load_models, resolve_device, run_config, split_list
 
 ORDER = 40
-# The default zoo run (3 models x 3 methods x 2 seeds x 256 steps) fits in 15 minutes on 2 shared
-# CPU cores (measured times in docs/benchmark.md); 256 steps is the library's (and paper's) default.
-DEFAULT_STEPS = 256
 DEFAULT_SEEDS = 2
 DEFAULT_PER_CLASS = 50
+DEFAULT_FID_DIMS = 8
 GRID_CLASSES = 16
 
 
 def register(sub) -> None:
-    from ..bench.run import DEFAULT_METHODS, DEFAULT_MODELS
-
     p = sub.add_parser("bench", help="benchmark visualization methods: plausibility, FID, transferability",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
@@ -42,15 +51,10 @@ def register(sub) -> None:
                    help="natural images, one subfolder per class (ImageFolder); default: the procedural dataset")
     p.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
                    help=f"natural images per class (default {DEFAULT_PER_CLASS})")
-    p.add_argument("--spectrum", default=None, metavar="FILE", help="MACO magnitude spectrum (.npy/.json)")
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"visualizations per class (default {DEFAULT_SEEDS})")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"optimization steps (default {DEFAULT_STEPS})")
-    p.add_argument("--size", type=int, default=None, help="image side (default: input size x 512/224)")
-    p.add_argument("--crops", type=int, default=6, help="crops per image per step (default 6)")
-    p.add_argument("--crop-size", default="0.20,0.30", metavar="MIN,MAX",
-                   help="crop side as fractions of the image (default 0.20,0.30)")
-    p.add_argument("--lr", type=float, default=1.0, help="NAdam learning rate (default 1.0)")
-    p.add_argument("--fid-dims", type=int, default=8, help="FID in this many principal directions (default 8)")
+    add_run_args(p, method=False, seed=False)
+    p.add_argument("--fid-dims", type=int, default=DEFAULT_FID_DIMS,
+                   help=f"FID in this many principal directions (default {DEFAULT_FID_DIMS})")
     p.add_argument("--no-natural", action="store_true", help="skip the held-out natural-image reference row")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--cache", default=None, metavar="DIR",
@@ -62,103 +66,60 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _list(text: str, what: str) -> list[str]:
-    items = [s.strip() for s in text.split(",") if s.strip()]
-    if not items:
-        raise PhaseLensError(f"--{what} is empty")
-    return list(dict.fromkeys(items))
-
-
-def _crop_size(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise PhaseLensError(f"--crop-size {text!r} should be MIN,MAX, e.g. 0.2,0.3") from None
-    if not 0 < lo <= hi <= 1:
-        raise PhaseLensError(f"--crop-size needs 0 < MIN <= MAX <= 1, got {text}")
-    return lo, hi
-
-
-def _check(args: argparse.Namespace):
-    """Every argument checked before anything is written; returns the config and method list."""
-    from ..bench.run import NATURAL, BenchConfig
-    from ..param import METHODS
-
-    methods = _list(args.methods, "methods")
+def _check(args: argparse.Namespace) -> BenchConfig:
+    """Every argument checked before anything is written; returns the config."""
+    methods = split_list(args.methods, "methods")
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise PhaseLensError(f"unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
-    for name, value, low in (("steps", args.steps, 1), ("seeds", args.seeds, 1), ("per-class", args.per_class, 2),
-                             ("crops", args.crops, 1), ("fid-dims", args.fid_dims, 1)):
+    for name, value, low in (("seeds", args.seeds, 1), ("per-class", args.per_class, 2), ("crops", args.crops, 1),
+                             ("fid-dims", args.fid_dims, 1)):
         if value < low:
             raise PhaseLensError(f"--{name} must be >= {low}, got {value}")
-    if args.size is not None and args.size < 8:
-        raise PhaseLensError(f"--size must be >= 8 pixels, got {args.size}")
     if args.lr <= 0:
         raise PhaseLensError(f"--lr must be > 0, got {args.lr}")
+    run = run_config(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise PhaseLensError(f"--out {out} exists and is not a folder")
     if args.spectrum is not None:
-        from ..spectrum import load_spectrum
-
         load_spectrum(args.spectrum)
     if args.images is not None:
-        from ..bench.data import class_folders
-
         class_folders(args.images)
-    assert NATURAL not in METHODS
-    cfg = BenchConfig(tuple(methods), args.seeds, args.steps, args.size, args.crops, _crop_size(args.crop_size),
-                      args.lr, args.spectrum, args.fid_dims, not args.no_natural)
-    return cfg
+    return BenchConfig(tuple(methods), args.seeds, run, args.fid_dims, not args.no_natural)
 
 
-def _load(specs: list[str], device):
-    from ..models import load_model
-
-    return {spec: load_model(spec).to(device) for spec in specs}
-
-
-def command_line(args: argparse.Namespace, cfg) -> str:
+def command_line(args: argparse.Namespace, cfg: BenchConfig) -> str:
     """The effective command, every setting spelled out (for the report)."""
+    run = cfg.run
     parts = ["phaselens", "bench", "--models", args.models, "--methods", ",".join(cfg.methods),
-             "--seeds", str(cfg.seeds), "--steps", str(cfg.steps)]
+             "--seeds", str(cfg.seeds), "--steps", str(run.steps)]
     for flag, value, default in (("--evaluators", args.evaluators, None), ("--images", args.images, None),
                                  ("--per-class", args.per_class, DEFAULT_PER_CLASS),
                                  ("--spectrum", args.spectrum, None), ("--size", args.size, None),
-                                 ("--crops", args.crops, 6), ("--crop-size", args.crop_size, "0.20,0.30"),
-                                 ("--lr", args.lr, 1.0), ("--fid-dims", args.fid_dims, 8)):
+                                 ("--crops", run.crops, DEFAULT.crops), ("--crop-size", run.crop_size, DEFAULT.crop_size),
+                                 ("--noise", run.noise, DEFAULT.noise), ("--lr", run.lr, DEFAULT.lr),
+                                 ("--fid-dims", args.fid_dims, DEFAULT_FID_DIMS)):
         if value != default:
-            parts += [flag, str(value)]
-    if args.no_natural:
-        parts.append("--no-natural")
+            parts += [flag, ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)]
+    for flag, on in (("--no-natural", args.no_natural), ("--amp", run.amp), ("--channels-last", run.channels_last)):
+        if on:
+            parts.append(flag)
     return shlex.join(parts + ["--out", args.out])
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import report
-    from ..bench.data import folder_reference, procedural_reference
-    from ..bench.metrics import apply_mask
-    from ..bench.run import run_bench
-    from ..io import atomic_write_bytes, atomic_write_json, make_grid, save_png
-    from .common import resolve_device, versions
-
-    import torch
-
     cfg = _check(args)
     device = resolve_device(args.device)
-    specs = _list(args.models, "models")
-    models = _load(specs, device)
-    extra = [s for s in _list(args.evaluators, "evaluators") if s not in models] if args.evaluators else []
-    evaluators = {**models, **_load(extra, device)}
+    specs = split_list(args.models, "models")
+    models = load_models(args, specs, device)
+    extra = [s for s in split_list(args.evaluators, "evaluators") if s not in models] if args.evaluators else []
+    evaluators = {**models, **load_models(args, extra, device)}
     if len(evaluators) < 2:
         raise PhaseLensError("transferability needs an evaluator other than the model: give 2+ --models or --evaluators")
     first = next(iter(models.values()))
     size = max(max(m.input_size) for m in evaluators.values())
     if args.images is None:
-        from ..bench.run import num_logits
-        from ..data import NUM_CLASSES
-
         odd = {spec: n for spec, m in evaluators.items() if (n := num_logits(m)) != NUM_CLASSES}
         if odd:
             raise PhaseLensError(f"the built-in natural images are the {NUM_CLASSES} procedural classes, but "
@@ -178,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         f"Command: `{command}`",
         "",
         f"Natural images: {ref.source}. Evaluators: {', '.join(f'`{e}`' for e in evaluators)}. "
-        f"{cfg.seeds} seed(s), {cfg.steps} steps; FID in {cfg.fid_dims} principal directions. "
+        f"{cfg.seeds} seed(s), {cfg.run.steps} steps; FID in {cfg.fid_dims} principal directions. "
         f"Run time {total / 60:.1f} min (visualization: "
         + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()) + ").",
         "",
@@ -192,20 +153,12 @@ def run(args: argparse.Namespace) -> int:
         first_seed = [i for i, s in enumerate(vis.seeds) if s == 0][:GRID_CLASSES]
         imgs = vis.images[first_seed]
         both = torch.cat([imgs, apply_mask(imgs, vis.alpha[first_seed])])
-        save_png(make_grid(both, ncol=len(first_seed)), out / "images" / f"{_slug(spec)}_{method}.png")
+        save_png(make_grid(both, ncol=len(first_seed)), out / "images" / f"{slug(spec, limit=200)}_{method}.png")
     atomic_write_json(out / "manifest.json", dict(
-        command=command, config=_jsonable(vars(cfg)), models=specs, evaluators=list(evaluators),
+        command=command, config=cfg.manifest(), models=specs, evaluators=list(evaluators),
         reference=ref.source, classes=ref.classes, seconds=round(total, 1), visualize_seconds=result.seconds,
         versions=versions(), files=["results.csv", "results.md", "results.png", "images/"],
     ))
     print(report.markdown_table([r for r in summary if not r["masked"]]))
     print(f"wrote {out}/results.csv, results.md, results.png ({total / 60:.1f} min)")
     return 0
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "_" for c in name)
-
-
-def _jsonable(d: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

@@ -1,23 +1,28 @@
-"""Options shared by subcommands: which model, on which device."""
+"""Options shared by subcommands: which model, on which device, with which run settings.
+
+Every command that takes a model builds it with `load_model_from_args` (one set of
+flags, one set of errors), and every optimization flag's default is read from
+`phaselens.config.RunConfig`, so defaults live in one place.
+"""
 
 from __future__ import annotations
 
 import argparse
-import platform
+from typing import Sequence
 
 import torch
 
+from ..config import DEFAULT, RunConfig
 from ..errors import PhaseLensError
 from ..model import ImageModel
+from ..models import SPEC_FORMS, load_model
+from ..param import METHODS
+from ..transforms import CropConfig
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """--model and --device, plus weights and preprocessing overrides (see phaselens.models)."""
-    p.add_argument(
-        "--model", default=None,
-        help="model spec: zoo:NAME (default zoo:cnn), timm:NAME, torchvision:NAME, hf:REPO_OR_DIR, "
-        "a TorchScript .pt / torch.export .pt2 file, package.module:callable, or file.py:callable",
-    )
+    p.add_argument("--model", default=None, help=f"model spec (default zoo:cnn): {SPEC_FORMS}")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (default: GPU when present)")
     p.add_argument("--weights", default=None, metavar="FILE",
                    help="weights for the named architecture: .safetensors, or a .pth state dict (no pickled code)")
@@ -28,34 +33,94 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", default=None, help="size the model runs at: N or H,W (default: the model's)")
 
 
-def resolve_device(name: str) -> torch.device:
+def _crop_text(crop_size: tuple[float, float]) -> str:
+    return ",".join(f"{v:g}" for v in crop_size)
+
+
+def add_run_args(p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: bool = True, seed: bool = True) -> None:
+    """Optimization flags (visualize, lens, demo, bench), their defaults read from `base`."""
+    if method:
+        p.add_argument("--method", default=base.method, choices=METHODS,
+                       help=f"image parameterization (default {base.method})")
+    p.add_argument("--steps", type=int, default=base.steps, help=f"optimization steps (default {base.steps})")
+    p.add_argument("--size", type=int, default=base.image_size, help="image side in pixels (default: input size x 512/224)")
+    p.add_argument("--crops", type=int, default=base.crops, help=f"random crops per image per step (default {base.crops})")
+    p.add_argument("--crop-size", default=_crop_text(base.crop_size), metavar="MIN,MAX",
+                   help=f"crop side as fractions of the image's shorter side (default {_crop_text(base.crop_size)})")
+    p.add_argument("--noise", type=float, default=base.noise, help=f"noise std added to the crops (default {base.noise:g})")
+    p.add_argument("--lr", type=float, default=base.lr, help=f"{base.optimizer} learning rate (default {base.lr:g})")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--spectrum", default=None, help="MACO magnitude spectrum file (default: the shipped one)")
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 autocast on CUDA: faster for big batches (lens), ignored on CPU (see docs/performance.md)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format for CNNs on GPU")
+
+
+def parse_crop_size(text: str) -> tuple[float, float]:
+    """"0.2,0.3" -> (0.2, 0.3); the range itself is checked by `CropConfig`."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise PhaseLensError(f"--crop-size takes MIN,MAX fractions like 0.2,0.3, got {text!r}") from None
+    CropConfig(size=(lo, hi))
+    return lo, hi
+
+
+def run_config(args: argparse.Namespace, base: RunConfig = DEFAULT) -> RunConfig:
+    """The `RunConfig` the flags of `add_run_args` ask for (checked before any model is loaded)."""
+    if args.steps < 1:
+        raise PhaseLensError(f"--steps must be >= 1, got {args.steps}")
+    if args.size is not None and args.size < 8:
+        raise PhaseLensError(f"--size must be >= 8 pixels, got {args.size}")
+    return base.replace(
+        method=getattr(args, "method", base.method), steps=args.steps, image_size=args.size, crops=args.crops,
+        crop_size=parse_crop_size(args.crop_size), noise=args.noise, lr=args.lr, spectrum=args.spectrum,
+        amp=args.amp, channels_last=args.channels_last,
+    )
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: a GPU when present; ``auto`` and ``cuda`` pick GPU `local_rank` of this node."""
+    if name in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise PhaseLensError(f"unknown device {name!r}; valid: cpu, cuda, cuda:N, mps, auto") from None
+        raise PhaseLensError(f"unknown device {name!r}; valid: cpu, cuda, cuda:N, auto") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise PhaseLensError(f"device {name!r} asked for, but no CUDA GPU is available; use --device cpu")
     return device
 
 
-def load_model_from_args(args: argparse.Namespace) -> ImageModel:
-    from ..models import load_model
+def load_model_from_args(
+    args: argparse.Namespace, spec: str | None = None, device: torch.device | None = None
+) -> ImageModel:
+    """The model the flags of `add_model_args` name (`spec` in place of ``--model``), on its device.
 
-    device = resolve_device(args.device)
+    Commands without the override flags (``--models`` lists) get the source's defaults.
+    """
     model = load_model(
-        args.model,
+        spec if spec is not None else args.model,
         pretrained=not getattr(args, "no_pretrained", False),
         weights=getattr(args, "weights", None),
         mean=getattr(args, "mean", None),
         std=getattr(args, "std", None),
         input_size=getattr(args, "input_size", None),
     )
-    return model.to(device)
+    return model.to(device if device is not None else resolve_device(args.device))
 
 
-def versions() -> dict[str, str]:
-    from .. import __version__
+def load_models(args: argparse.Namespace, specs: Sequence[str], device: torch.device) -> dict[str, ImageModel]:
+    """Several models by spec, each through `load_model_from_args`."""
+    return {spec: load_model_from_args(args, spec, device) for spec in specs}
 
-    return {"phaselens": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+def split_list(text: str, what: str) -> list[str]:
+    """A comma-separated flag value as a list without blanks or repeats."""
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise PhaseLensError(f"--{what} is empty")
+    return list(dict.fromkeys(items))

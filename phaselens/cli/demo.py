@@ -12,17 +12,23 @@ import html
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
+from ..config import DEFAULT
 from ..io import atomic_write_bytes
-from .visualize import add_run_args, run_kwargs
+from ..lens import run_lens, store
+from ..lens.generate import LensReport
+from ..transfer import optimization_view, transfer_rate
+from .common import add_run_args, load_models, resolve_device, run_config, split_list
 
 ORDER = 5
 DEFAULT_MODELS = ("zoo:cnn", "zoo:vit")
 # The zoo's objects fill about half of its 64 px images: crops of half the image or more
 # make visualizations at that scale (the paper's 0.2-0.3 suits ImageNet models). Measured
 # on the zoo, 128 steps: classified as their class by the model itself 60% vs 10%.
-ZOO_CROP_SIZE = "0.5,0.9"
+DEMO = DEFAULT.replace(crop_size=(0.5, 0.9))
 
 
 def register(sub) -> None:
@@ -30,52 +36,40 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="phaselens-demo", help="output folder (default: phaselens-demo)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model specs")
-    add_run_args(p)
-    p.set_defaults(crop_size=ZOO_CROP_SIZE)
-    p.add_argument("--device", default="auto")
+    add_run_args(p, DEMO)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (default: GPU when present)")
     p.set_defaults(func=run)
 
 
-def _images(lens_dir: Path, report) -> tuple[torch.Tensor, list[int]]:
+def _images(lens_dir: Path, report: LensReport) -> tuple[torch.Tensor, list[int]]:
     """The first facet of every complete class target of a lens folder, with its class index."""
-    from PIL import Image
-    import numpy as np
-
-    from ..lens import store
-
     imgs, labels = [], []
     for name in report.names:
         manifest = store.read_complete(lens_dir, name)
-        if manifest is None or manifest.get("kind") != "class":
+        if manifest is None or manifest.kind != "class":
             continue
         folder = store.target_dir(lens_dir, name)
-        arr = np.asarray(Image.open(folder / "image.png").convert("RGB"), dtype=np.float32) / 255
+        arr = np.asarray(Image.open(folder / manifest.facets[0].image).convert("RGB"), dtype=np.float32) / 255
         imgs.append(torch.from_numpy(arr).permute(2, 0, 1))
-        labels.append(int(manifest["index"]))
+        labels.append(manifest.index)
     return torch.stack(imgs), labels
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..lens import run_lens
-    from ..models import load_model
-    from ..render import DEFAULTS
-    from ..transfer import optimization_view, transfer_rate
-    from .common import resolve_device
-
-    kwargs = run_kwargs(args)
-    specs = [s.strip() for s in args.models.split(",") if s.strip()]
+    config = run_config(args, DEMO)
+    specs = split_list(args.models, "models")
     device = resolve_device(args.device)
-    models = {spec: load_model(spec).to(device) for spec in specs}
+    models = load_models(args, specs, device)
     out = Path(args.out)
     start = time.time()
     reports = {}
     for spec, model in models.items():
         folder = out / spec.replace(":", "_")
         print(f"[demo] {spec}: MACO visualizations of every class -> {folder}/")
-        reports[spec] = run_lens(model, folder, "class:all", seed=args.seed, title=f"Lens of {spec}", **kwargs)
+        reports[spec] = run_lens(model, folder, "class:all", config, seed=args.seed, title=f"Lens of {spec}")
     # Two views: the whole image (the paper's protocol), and the centre at the mean crop
     # size, the scale at which the visualized model saw its features during the run.
-    view = optimization_view(kwargs.get("crop_size", DEFAULTS["crop_size"]))
+    view = optimization_view(config.crop_size)
     rows = []
     for a in specs:
         images, labels = _images(out / a.replace(":", "_"), reports[a])

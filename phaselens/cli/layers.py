@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..features import list_layers
 from .common import add_model_args, load_model_from_args
 
 ORDER = 20
@@ -17,8 +18,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..layers import list_layers
-
     model = load_model_from_args(args)
     rows = [r for r in list_layers(model) if not args.filter or args.filter in r.name]
     width = max([len(r.name) for r in rows] + [4])

@@ -8,8 +8,9 @@ import argparse
 import torch
 
 from ..errors import PhaseLensError
-from .common import add_model_args, resolve_device
-from .visualize import add_run_args, run_kwargs
+from ..lens import build_site, run_lens
+from ..lens.shard import parse_shard, shard_from_env
+from .common import add_model_args, add_run_args, load_model_from_args, resolve_device, run_config
 
 ORDER = 30
 
@@ -47,39 +48,23 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def lens_device(name: str, local_rank: int) -> torch.device:
-    """The device of this rank: with ``auto`` or ``cuda``, GPU LOCAL_RANK of this node."""
-    if name in ("auto", "cuda"):
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        if name == "cuda":
-            raise PhaseLensError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
-        return torch.device("cpu")
-    return resolve_device(name)
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..lens import build_site, run_lens
-    from ..lens.shard import parse_shard, shard_from_env
-
     if args.site_only:
         path = build_site(args.out, title=args.title)
         print(f"site: {path}")
         return 0
     if args.top_k < 1:
         raise PhaseLensError(f"--top-k must be >= 1, got {args.top_k}")
-    kwargs = run_kwargs(args)
+    config = run_config(args)
     shard = parse_shard(args.shard) if args.shard else shard_from_env()
-    device = lens_device(args.device, shard.local_rank)
+    device = resolve_device(args.device, shard.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    from ..models import load_model
-
-    model = load_model(args.model).to(device)
+    model = load_model_from_args(args, device=device)
     report = run_lens(
-        model, args.out, args.target, batch=args.batch, facets=args.facets, seed=args.seed,
+        model, args.out, args.target, config, batch=args.batch, facets=args.facets, seed=args.seed,
         images=args.images, top_k=args.top_k, shard=shard, progress=not args.no_progress,
-        site=not args.no_site, title=args.title, **kwargs,
+        site=not args.no_site, title=args.title,
     )
     where = f" (shard {shard} on {device})" if shard.world > 1 else f" on {device}"
     print(

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import PhaseLensError
+from ..io import atomic_write_bytes
 from ..spectrum import (
     SUFFIXES,
     GridSpectrum,
@@ -76,7 +77,6 @@ def run_show(args: argparse.Namespace) -> int:
     spec = load_spectrum(None if args.spectrum == "default" else args.spectrum)
     size = args.size or (spec.size[0] if isinstance(spec, GridSpectrum) and spec.size[0] == spec.size[1] else 512)
     mag = spec.magnitude(size, size, getattr(spec, "channels", 3)).double().numpy()
-    from ..io import atomic_write_bytes
 
     buf = io.BytesIO()
     render(mag, size, title=f"{args.spectrum}  ({mag.shape[0]} x {size} x {size})").save(buf, format="PNG")

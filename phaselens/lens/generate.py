@@ -3,33 +3,34 @@
 Targets are cut into batches of B (one `visualize` call each: B targets x F
 facets images, x K crops per forward pass). Batches are cut from this shard's
 full target list at fixed places, so a resumed run re-forms the same batches
-and makes the same images; complete targets are skipped.
+and makes the same images; complete targets are skipped. Batch sizes come from
+`batching`, saving happens on the background threads of `writer`.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
+from ..config import DEFAULT, RunConfig
 from ..errors import PhaseLensError
-from ..io import transparency_alpha
-from ..model import ImageModel, as_image_model, model_device_dtype
-from ..render import DEFAULTS, default_image_size, visualize
+from ..model import ImageModel, as_image_model
+from ..render import visualize
+from ..util import versions
 from . import store
+from .batching import auto_batch, is_oom
+from .manifest import Facet, Manifest
+from .natural import add_natural_images
 from .plan import Target, chunks, expand_targets, objective_for, target_seed
-from .shard import Shard, shard_from_env
-
-CPU_BATCH = 16  # targets per batch on CPU for inputs up to 96 x 96, fewer for bigger inputs
-MAX_BATCH = 256
+from .shard import Shard, parse_shard, shard_from_env
+from .site import build_site
+from .writer import Writer
 
 
 @dataclass
@@ -55,60 +56,6 @@ class LensReport:
     names: list[str] = field(default_factory=list)
 
 
-def _image_size(image_size, model: ImageModel) -> list[int]:
-    if image_size is None:
-        return list(default_image_size(model.input_size))
-    if isinstance(image_size, int):
-        return [image_size, image_size]
-    return [int(s) for s in image_size]
-
-
-def batch_from_probe(free: int, one: int, four: int, facets: int, targets: int, cap: int = MAX_BATCH) -> int:
-    """Targets per batch that fit `free` bytes, from the peak memory of 1- and 4-image probes.
-
-    The 4-image probe separates the per-image cost from the fixed cost; 80% of
-    the free memory is used, to leave room for the allocator's fragmentation.
-    """
-    per_image = max((four - one) / 3.0, 1.0)
-    fixed = max(one - per_image, 0.0)
-    images = int((0.8 * free - fixed) // per_image)
-    return max(1, min(images // max(facets, 1), cap, max(targets, 1)))
-
-
-def cpu_batch(input_size: tuple[int, int]) -> int:
-    """`CPU_BATCH` for small inputs, scaled down by input area (3 at 224 x 224).
-
-    Batching pays on CPU too (a few times faster per target on zoo:cnn, see
-    benchmarks/lens_batching.py), but memory grows with the batch, and a killed
-    run loses the batch at work.
-    """
-    area = input_size[0] * input_size[1]
-    return max(1, min(CPU_BATCH, round(CPU_BATCH * 96 * 96 / area)))
-
-
-def auto_batch(model: ImageModel, first: Target, facets: int, targets: int, run_kwargs: dict) -> int:
-    """Targets per batch for this device: on CUDA measured, on CPU `cpu_batch`."""
-    device, _ = model_device_dtype(model)
-    if device.type != "cuda":
-        return max(1, min(cpu_batch(model.input_size), targets))
-    torch.cuda.synchronize(device)
-    torch.cuda.empty_cache()
-    free, _total = torch.cuda.mem_get_info(device)
-    peaks = []
-    for images in (1, 4):
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        probe = dict(run_kwargs, steps=2)
-        visualize(model, objective_for([first] * images), seed=0, batch=images, **probe)
-        peaks.append(torch.cuda.max_memory_allocated(device) - base)
-    torch.cuda.empty_cache()
-    return batch_from_probe(free, peaks[0], peaks[1], facets, targets)
-
-
-def _is_oom(err: BaseException) -> bool:
-    return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
-
-
 def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
     n = len(values)
     if n <= points:
@@ -125,10 +72,9 @@ class _Bar:
     FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
     def __init__(self, out: Path, names: list[str], enabled: bool) -> None:
-        self.out, self.names, self.bar, self.base = out, names, None, 0
+        self.out, self.names, self.base = out, names, 0
+        self.bar: tqdm | None = None
         if enabled:
-            from tqdm.auto import tqdm
-
             self.base = self.complete()
             self.bar = tqdm(total=len(names), initial=self.base, desc=self._desc(), unit="target",
                             dynamic_ncols=True, bar_format=self.FORMAT)
@@ -156,32 +102,22 @@ class _Bar:
             self.bar.close()
 
 
-def _versions() -> dict[str, str]:
-    from .. import __version__
-
-    return {"phaselens": __version__, "torch": torch.__version__, "python": platform.python_version()}
-
-
 def run_lens(
     model: nn.Module,
     out_dir: str | Path,
     targets: str | Sequence[int] = "class:all",
+    config: RunConfig | None = None,
     *,
     batch: int | None = None,
     facets: int = 1,
     seed: int = 0,
-    method: str = "maco",
-    steps: int = DEFAULTS["steps"],
-    image_size: int | tuple[int, int] | None = None,
-    crops: int = DEFAULTS["crops"],
-    spectrum: str | None = None,
     images: str | Path | None = None,
     top_k: int = 8,
     shard: Shard | str | None = None,
     progress: bool = True,
     site: bool = True,
     title: str | None = None,
-    **options: Any,
+    **overrides: Any,
 ) -> LensReport:
     """Visualize every target of `targets` into `out_dir`, skipping those already complete.
 
@@ -190,11 +126,11 @@ def run_lens(
         out_dir: the lens folder (created; reused to resume).
         targets: a spec (``class:all``, ``class:0-9``, ``channel:LAYER:0-63``,
             ``channel:LAYER:all``) or class indices.
+        config: the optimization settings (`RunConfig`); **overrides replace any of
+            its fields (``method``, ``steps``, ``image_size``, ``crops``, ``spectrum``, ...).
         batch: targets per `visualize` call; None picks one for the device.
         facets: images per target, each from its own seed.
         seed: base seed; each image's seed derives from (seed, target key, facet).
-        method, steps, image_size, crops, spectrum, **options: passed to `visualize`
-            (options: crop_size, crop_center_std, noise, lr, fourier_decay, amp, channels_last).
         images: an ImageFolder-style folder; adds each target's top-`top_k` natural images.
         shard: ``"I/N"`` or a `Shard`; None reads torchrun / Slurm variables.
         progress: a progress bar (on local rank 0 only).
@@ -217,25 +153,15 @@ def run_lens(
         raise PhaseLensError(f"facets must be >= 1, got {facets}")
     if batch is not None and batch < 1:
         raise PhaseLensError(f"batch must be >= 1, got {batch}")
-    from .shard import parse_shard
-
+    cfg = (config or DEFAULT).replace(**overrides)
     shard = parse_shard(shard) if isinstance(shard, str) else (shard or shard_from_env())
     im = as_image_model(model)
     plan = expand_targets(targets, im)
     out = Path(out_dir)
     store.targets_dir(out).mkdir(parents=True, exist_ok=True)
-    size = _image_size(image_size, im)
-    run_kwargs = dict(method=method, steps=steps, image_size=tuple(size), crops=crops, spectrum=spectrum, **options)
-    settings = dict(
-        model=im.name, method=method, steps=steps, image_size=size, crops=crops,
-        crop_size=list(options.get("crop_size", DEFAULTS["crop_size"])),
-        crop_center_std=options.get("crop_center_std", DEFAULTS["crop_center_std"]),
-        noise=options.get("noise", DEFAULTS["noise"]), lr=options.get("lr", DEFAULTS["lr"]), seed=seed,
-        facets=facets, spectrum=(str(spectrum) if spectrum else "default") if method == "maco" else None,
-        fourier_decay=options.get("fourier_decay", 1.0) if method == "fourier" else None,
-        input_size=list(im.input_size), mean=list(im.preprocess.mean), std=list(im.preprocess.std),
-        optimizer="NAdam",
-    )
+    cfg = cfg.replace(image_size=cfg.image_shape(im.input_size))  # fixed now: the folder records it
+    settings = dict(cfg.manifest(im.input_size), model=im.name, seed=seed, facets=facets,
+                    input_size=list(im.input_size), mean=list(im.preprocess.mean), std=list(im.preprocess.std))
     if title:
         settings["title"] = title
     with store.ShardLock(out, shard):
@@ -244,9 +170,9 @@ def run_lens(
         for t in mine:
             store.remove_temp_files(store.target_dir(out, t.name))
         todo = {t.name for t in mine if store.read_complete(out, t.name) is None}
-        b = batch or (auto_batch(im, plan[0], facets, len(todo), run_kwargs) if todo else 1)
+        b = batch or (auto_batch(im, plan[0], facets, len(todo), cfg) if todo else 1)
         bar = _Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
-        job = _Job(im, out, facets, seed, run_kwargs, settings, str(shard), bar, _Writer())
+        job = _Job(im, out, facets, seed, cfg, settings, str(shard), bar, Writer())
         made = 0
         try:
             for group in chunks(mine, b):
@@ -258,14 +184,10 @@ def run_lens(
             job.writer.close()  # even when interrupted: what was made is kept
             bar.close()
         if images is not None:
-            from .natural import add_natural_images
-
             add_natural_images(im, out, mine, images, top_k)
     report = LensReport(out, shard, len(plan), len(mine), made, len(mine) - len(todo), b, 0.0,
                         names=[t.name for t in plan])
     if site:
-        from .site import build_site
-
         report.site = build_site(out, title=title)
     report.seconds = round(time.time() - start, 2)
     return report
@@ -279,49 +201,11 @@ class _Job:
     out: Path
     facets: int
     seed: int
-    run_kwargs: dict
+    config: RunConfig
     settings: dict
     shard: str
     bar: _Bar
-    writer: "_Writer"
-
-
-class _Writer:
-    """Saves targets on background threads while the device works on the next batch.
-
-    PNG encoding and fsync release the GIL, so on a GPU the saving (a good part
-    of a batch's time for large images) overlaps the next batch. Each target's
-    manifest is still written after its images, so a kill loses only unsaved
-    targets, which a resumed run redoes. At most `depth` batches wait, so memory
-    stays bounded; a failed save is raised at the next submit or at close.
-    """
-
-    def __init__(self, threads: int | None = None, depth: int = 2) -> None:
-        self.pool = ThreadPoolExecutor(threads or min(4, os.cpu_count() or 1), thread_name_prefix="lens-save")
-        self.batches: deque[list[Future]] = deque()
-        self.depth = depth
-
-    def submit(self, saves: list[tuple]) -> None:
-        """Queue one batch of `_save` argument tuples."""
-        self.batches.append([self.pool.submit(_save, *args) for args in saves])
-        while len(self.batches) > self.depth:
-            for f in self.batches.popleft():
-                f.result()
-
-    def close(self) -> None:
-        try:
-            while self.batches:
-                for f in self.batches.popleft():
-                    f.result()
-        finally:
-            self.pool.shutdown(wait=True)
-
-
-def _save(out: Path, manifest: dict, images: torch.Tensor, transparency: torch.Tensor) -> None:
-    try:
-        store.save_target(out, manifest, images, transparency_alpha(transparency))
-    except OSError as err:
-        raise PhaseLensError(f"could not save target {manifest['name']} in {out}: {err}") from err
+    writer: Writer
 
 
 def _make(job: _Job, group: list[Target]) -> int:
@@ -329,7 +213,7 @@ def _make(job: _Job, group: list[Target]) -> int:
     try:
         return _make_batch(job, group)
     except RuntimeError as err:
-        if not _is_oom(err) or len(group) == 1:
+        if not is_oom(err) or len(group) == 1:
             raise
         torch.cuda.empty_cache()
         half = len(group) // 2
@@ -341,9 +225,9 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     facets = job.facets
     per_image = [t for t in group for _ in range(facets)]
     seeds = [target_seed(job.seed, t.key, f) for t in group for f in range(facets)]
-    steps = job.run_kwargs["steps"]
-    result = visualize(job.model, objective_for(per_image), seed=seeds, batch=len(seeds),
-                       callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps), **job.run_kwargs)
+    steps = job.config.steps
+    result = visualize(job.model, objective_for(per_image), job.config, seed=seeds, batch=len(seeds),
+                       callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps))
     seconds = (time.time() - start) / len(group)
     # The last step's score is one draw of random crops; the mean of the last eighth is steadier.
     window = max(1, steps // 8)
@@ -351,15 +235,15 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     saves = []
     for i, t in enumerate(group):
         rows = range(i * facets, (i + 1) * facets)
-        manifest = dict(
-            version=1, name=t.name, key=t.key, label=t.label, kind=t.kind, index=t.index, layer=t.layer,
+        manifest = Manifest(
+            name=t.name, key=t.key, label=t.label, kind=t.kind, index=t.index, layer=t.layer,
             score=float(steady[rows[0]]),  # the score of image.png, the one the index shows
             score_window=window,
-            facets=[dict(facet=f, seed=seeds[r], score=float(steady[r]), final_score=float(result.trace[-1, r]),
-                         trace=_downsample(result.trace[:, r].tolist()))
+            facets=[Facet(facet=f, seed=seeds[r], score=float(steady[r]), final_score=float(result.trace[-1, r]),
+                          trace=_downsample(result.trace[:, r].tolist()))
                     for f, r in enumerate(rows)],
             settings=job.settings, shard=job.shard, seconds=round(seconds, 3), batch=len(group),
-            versions=_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            versions=versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
         cut = slice(rows.start, rows.stop)
         saves.append((job.out, manifest, result.images[cut], result.transparency[cut]))

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import PhaseLensError
 from ..io import atomic_write_bytes
 from . import store
+from .manifest import Manifest
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = ("index.html", "target.html", "lens.css", "lens.js", "index.js", "target.js")
@@ -46,18 +47,17 @@ def _sections(folder: Path, site_dir: str) -> list[dict]:
     return out
 
 
-def _entry(manifest: dict, folder: Path) -> dict:
+def _entry(manifest: Manifest, folder: Path) -> dict:
     site_dir = f"../targets/{folder.name}/"
     facets = [
-        dict(facet=f.get("facet", i), seed=f.get("seed"), score=f.get("score"), final_score=f.get("final_score"),
-             image=f["image"], rgba=f["rgba"], trace=f.get("trace", []))
-        for i, f in enumerate(manifest.get("facets", []))
+        dict(facet=f.facet, seed=f.seed, score=f.score, final_score=f.final_score, image=f.image, rgba=f.rgba,
+             trace=f.trace)
+        for f in manifest.facets
     ]
     return dict(
-        name=folder.name, key=manifest.get("key", folder.name), label=str(manifest.get("label", folder.name)),
-        kind=manifest.get("kind", "class"), index=manifest.get("index", 0), layer=manifest.get("layer"),
-        score=manifest.get("score"), score_window=manifest.get("score_window"), dir=site_dir, thumb=manifest.get("thumb", "thumb.jpg"),
-        facets=facets, seconds=manifest.get("seconds"), batch=manifest.get("batch"),
+        name=folder.name, key=manifest.key, label=manifest.label, kind=manifest.kind, index=manifest.index,
+        layer=manifest.layer, score=manifest.score, score_window=manifest.score_window, dir=site_dir,
+        thumb=manifest.thumb, facets=facets, seconds=manifest.seconds, batch=manifest.batch,
         sections=_sections(folder, site_dir),
     )
 

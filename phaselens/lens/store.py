@@ -16,6 +16,7 @@ killed run leaves either a whole file or a hidden ``.*.tmp`` that the next run r
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -23,16 +24,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from PIL import Image
+
+from ..config import IMAGE_FIELDS
 from ..errors import PhaseLensError
-from ..io import atomic_write_json
+from ..io import atomic_write_bytes, atomic_write_json, save_png, save_rgba, to_uint8
+from .manifest import THUMB, Manifest
 
 MANIFEST = "manifest.json"
 CONFIG = "lens.json"
 # Settings that change the images: a folder's targets must all share them.
-IMAGE_SETTINGS = (
-    "model", "method", "steps", "image_size", "crops", "crop_size", "crop_center_std", "noise", "lr",
-    "seed", "facets", "spectrum", "fourier_decay",
-)
+IMAGE_SETTINGS = ("model", *IMAGE_FIELDS, "seed", "facets")
 
 try:  # fcntl is POSIX only; elsewhere runs are not locked (and the docs say so).
     import fcntl
@@ -56,25 +59,18 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-def manifest_files(manifest: dict) -> list[str]:
-    """Every file a manifest lists (relative to its folder)."""
-    files = [manifest.get("thumb", "thumb.jpg")]
-    for facet in manifest.get("facets", []):
-        files += [facet["image"], facet["rgba"]]
-    return files
-
-
-def read_complete(out: Path, name: str) -> dict | None:
+def read_complete(out: Path, name: str) -> Manifest | None:
     """The manifest of target `name` if it is complete (manifest and every listed file present)."""
     folder = target_dir(out, name)
-    manifest = read_json(folder / MANIFEST)
-    if not isinstance(manifest, dict):
+    data = read_json(folder / MANIFEST)
+    if not isinstance(data, dict):
         return None
     try:
-        if all((folder / f).is_file() for f in manifest_files(manifest)):
-            return manifest
-    except (KeyError, TypeError):
-        pass
+        manifest = Manifest.from_dict(data, name)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if all((folder / f).is_file() for f in manifest.files()):
+        return manifest
     return None
 
 
@@ -133,7 +129,7 @@ class ShardLock:
         self.shard = shard
         self._fd: int | None = None
 
-    def __enter__(self) -> "ShardLock":
+    def __enter__(self) -> ShardLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if fcntl is not None:
@@ -165,7 +161,7 @@ class FolderLock:
         self.path = Path(out) / "locks" / f"{name}.lock"
         self._fd: int | None = None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if fcntl is not None:
@@ -183,14 +179,8 @@ def facet_files(facet: int) -> tuple[str, str]:
     return ("image.png", "rgba.png") if facet == 0 else (f"facet_{facet}.png", f"facet_{facet}_rgba.png")
 
 
-def save_thumb(image, path: Path, side: int = 160) -> None:
+def save_thumb(image: torch.Tensor, path: Path, side: int = 160) -> None:
     """A JPEG copy of a (C, H, W) image, longest side `side` (never enlarged)."""
-    import io
-
-    from PIL import Image
-
-    from ..io import atomic_write_bytes, to_uint8
-
     pil = Image.fromarray(to_uint8(image)).convert("RGB")
     pil.thumbnail((side, side), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
@@ -198,17 +188,14 @@ def save_thumb(image, path: Path, side: int = 160) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_target(out: Path, manifest: dict, images, alphas) -> Path:
+def save_target(out: Path, manifest: Manifest, images: torch.Tensor, alphas: torch.Tensor) -> Path:
     """Write one target's images, then its manifest (the completion mark).
 
     Args:
-        manifest: everything but the file lists; ``name`` names the folder and
-            ``facets`` holds one dict per facet (seed, score, ...), completed here.
+        manifest: ``name`` names the folder; its facets get their file names here.
         images: (F, C, H, W) one image per facet; alphas: (F, 1, H, W).
     """
-    from ..io import save_png, save_rgba
-
-    folder = target_dir(out, manifest["name"])
+    folder = target_dir(out, manifest.name)
     folder.mkdir(parents=True, exist_ok=True)
     # An old manifest whose files went missing must not vouch for the new files half-way.
     (folder / MANIFEST).unlink(missing_ok=True)
@@ -216,8 +203,8 @@ def save_target(out: Path, manifest: dict, images, alphas) -> Path:
         png, rgba = facet_files(f)
         save_png(image, folder / png)
         save_rgba(image, alpha, folder / rgba)
-        manifest["facets"][f].update(image=png, rgba=rgba)
-    save_thumb(images[0], folder / "thumb.jpg")
-    manifest["thumb"] = "thumb.jpg"
-    atomic_write_json(folder / MANIFEST, manifest)
+        manifest.facets[f].image, manifest.facets[f].rgba = png, rgba
+    save_thumb(images[0], folder / THUMB)
+    manifest.thumb = THUMB
+    atomic_write_json(folder / MANIFEST, manifest.to_dict())
     return folder

@@ -1,6 +1,6 @@
 """How each layer lays out its output, found by one dry run of the model.
 
-Objectives read every layer output as (N, C, H, W) maps (`objectives.spatial`).
+Objectives read every layer output as (N, C, H, W) maps (`phaselens.features.spatial`).
 From a shape alone that is a guess: a Swin stage gives (N, H, W, C), a CNN
 (N, C, H, W), and the two can only be told apart by shape when C differs from
 H and W; a ViT block gives (N, T, C) tokens where T counts prefix tokens (CLS,
@@ -8,7 +8,9 @@ distillation, registers) that must be left out of the patch grid. So before a
 run, the model is run once on one image with hooks on every module, and each
 output is classified:
 
-- 4-D: channels first or last. Decided by the module type when it says
+- 4-D: channels first or last. Decided first by what the model declares (a
+  timm ``feature_info`` entry's ``num_chs`` for that module, when it matches
+  exactly one of the two axes), then by the module type when it says
   (convolutions, batch norms and pools are channels-first; linear layers and
   layer norms act on the last axis), else the same as the tensor it returned
   unchanged, the same-shaped input it was given (activations, residual blocks),
@@ -29,8 +31,9 @@ import torch
 from torch import nn
 
 from ..errors import PhaseLensError
-from ..layers import first_tensor
-from ..model import ImageModel, as_image_model, model_device_dtype
+from ..model import ImageModel, as_image_model
+from .capture import StopForward, first_tensor
+from .probe import Hook, dry_run
 
 MAX_PREFIX = 8  # CLS + distillation + registers never exceed this in known models
 
@@ -109,8 +112,32 @@ def token_layout(tokens: int, size: tuple[int, int], hint: int | None = None) ->
     return Layout("tokens", hint or 0, None)
 
 
-class _Done(Exception):
-    """Raised from a hook once every wanted layer is classified: the rest of the pass is not needed."""
+def prefix_tokens(net: nn.Module) -> int | None:
+    """The prefix tokens (CLS, registers) a net declares (timm's ``num_prefix_tokens``), else None."""
+    value = getattr(net, "num_prefix_tokens", None)
+    return int(value) if isinstance(value, int) else None
+
+
+def declared_channels(net: nn.Module) -> dict[str, int]:
+    """Channel counts the net declares per module (timm's ``feature_info``: module -> ``num_chs``)."""
+    info = getattr(net, "feature_info", None)
+    entries = getattr(info, "info", info)  # timm's FeatureInfo wraps a list of dicts
+    out: dict[str, int] = {}
+    if isinstance(entries, (list, tuple)):
+        for entry in entries:
+            if isinstance(entry, dict) and isinstance(entry.get("module"), str) and isinstance(entry.get("num_chs"), int):
+                out[entry["module"]] = entry["num_chs"]
+    return out
+
+
+def _declared_rule(channels: int | None, shape: tuple[int, ...]) -> str | None:
+    """Layout of a 4-D output from a declared channel count, when it fits exactly one axis."""
+    if channels is None:
+        return None
+    first, last = shape[1] == channels, shape[3] == channels
+    if first != last:
+        return "nchw" if first else "nhwc"
+    return None
 
 
 class _Tracer:
@@ -119,8 +146,8 @@ class _Tracer:
     def __init__(self, net: nn.Module, size: tuple[int, int], wanted: set[str] | None) -> None:
         self.size = size
         self.wanted = wanted
-        value = getattr(net, "num_prefix_tokens", None)
-        self.hint = int(value) if isinstance(value, int) else None
+        self.hint = prefix_tokens(net)
+        self.declared = declared_channels(net)
         self.known: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (tensor kept alive, layout)
         self.history: list[tuple[tuple[int, ...], str]] = []  # 4-D outputs in completion order
         self.starts: dict[str, list[int]] = {}
@@ -144,13 +171,13 @@ class _Tracer:
                 return
             if name in self.layouts or not t.is_floating_point():
                 return
-            self.layouts[name] = self.classify(module, inputs, t, start)
+            self.layouts[name] = self.classify(name, module, inputs, t, start)
             if self.wanted is not None and self.wanted.issubset(self.layouts):
-                raise _Done
+                raise StopForward
 
         return hook
 
-    def classify(self, module: nn.Module, inputs, t: torch.Tensor, start: int) -> Layout:
+    def classify(self, name: str, module: nn.Module, inputs, t: torch.Tensor, start: int) -> Layout:
         shape = tuple(t.shape)
         if t.ndim >= 2 and shape[0] != 1:
             return Layout("unsupported", note=f"its output {shape[1:]} has {shape[0]} rows per image "
@@ -161,7 +188,9 @@ class _Tracer:
             return token_layout(shape[1], self.size, self.hint)
         if t.ndim != 4:
             return Layout("unsupported", note=f"its output has {t.ndim - 1} dimensions per image")
-        kind = self.known[id(t)][1] if id(t) in self.known else _type_rule(module, shape)
+        kind = _declared_rule(self.declared.get(name), shape)
+        if kind is None:
+            kind = self.known[id(t)][1] if id(t) in self.known else _type_rule(module, shape)
         if kind is None:
             kind = next((self.known[id(x)][1] for x in inputs if isinstance(x, torch.Tensor)
                          and id(x) in self.known and tuple(x.shape) == shape), None)
@@ -176,11 +205,8 @@ class _Tracer:
 def detect_layouts(model: nn.Module, names: Iterable[str] | None = None) -> dict[str, Layout]:
     """The `Layout` of each named layer of ``model.net`` (all layers when `names` is None).
 
-    One forward pass of one random image at the model's input size, without gradients,
-    with the model frozen as during a run; it stops once the named layers are classified.
+    One `dry_run` with hooks on every module; it stops once the named layers are classified.
     """
-    from ..render import frozen
-
     im = as_image_model(model)
     net = im.net
     wanted = None if names is None else set(names) & {n for n, _ in net.named_modules() if n}
@@ -193,20 +219,11 @@ def detect_layouts(model: nn.Module, names: Iterable[str] | None = None) -> dict
             if isinstance(x, torch.Tensor):
                 tracer.mark(x, "nchw")
 
-    handles = [net.register_forward_pre_hook(mark_input)]
+    hooks: list[Hook] = [(net, "pre", mark_input)]
     for name, module in net.named_modules():
         if name:
-            handles.append(module.register_forward_pre_hook(tracer.pre(name)))
-            handles.append(module.register_forward_hook(tracer.post(name)))
-    device, dtype = model_device_dtype(im)
-    try:
-        with frozen(im), torch.no_grad():
-            im(torch.rand(1, im.channels, *im.input_size, device=device, dtype=dtype))
-    except _Done:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
+            hooks += [(module, "pre", tracer.pre(name)), (module, "post", tracer.post(name))]
+    dry_run(im, hooks)
     return dict(tracer.layouts) if names is None else {n: tracer.layouts[n] for n in names if n in tracer.layouts}
 
 

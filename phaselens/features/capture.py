@@ -1,4 +1,4 @@
-"""Finding layers by dotted name, capturing their outputs, and listing them.
+"""Finding layers by dotted name and capturing their outputs during a forward pass.
 
 Objectives name layers of the network by their dotted module names
 (``layer4.1.conv2``, ``blocks.6``). Only the layers an objective needs are
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 from torch import nn
 
-from .errors import PhaseLensError
+from ..errors import PhaseLensError
 
 
-def first_tensor(out) -> torch.Tensor:
+def first_tensor(out: Any) -> torch.Tensor:
     """The tensor a module output stands for: itself, `.logits`, or the first tensor inside."""
     if isinstance(out, torch.Tensor):
         return out
@@ -64,8 +63,8 @@ def get_layer(net: nn.Module, name: str) -> nn.Module:
     )
 
 
-class _StopForward(Exception):
-    """Raised from a hook once every needed output is captured."""
+class StopForward(Exception):
+    """Raised from a hook to end a forward pass early: everything needed is captured."""
 
 
 class Capture:
@@ -88,7 +87,7 @@ class Capture:
             if name not in self.outputs:
                 self.outputs[name] = first_tensor(out)
             if not self.need_output and len(self.outputs) == len(self.names):
-                raise _StopForward
+                raise StopForward
 
         return hook
 
@@ -98,54 +97,8 @@ class Capture:
         handles = [m.register_forward_hook(self._hook(n)) for n, m in self.modules.items()]
         try:
             return first_tensor(model(x))
-        except _StopForward:
+        except StopForward:
             return None
         finally:
             for h in handles:
                 h.remove()
-
-
-@dataclass
-class LayerInfo:
-    name: str
-    type: str
-    shape: tuple[int, ...] | None  # output shape for one image, None if not run
-
-
-def list_layers(model: nn.Module, net: nn.Module | None = None, input_size=None, channels=None) -> list[LayerInfo]:
-    """Every addressable layer of `net` with its type and output shape (one dry forward).
-
-    `model` is called on one random [0, 1] image; `net` (default: `model.net` for an
-    `ImageModel`, else `model`) supplies the names.
-    """
-    from .model import as_image_model, model_device_dtype
-
-    im = as_image_model(model)
-    net = net or im.net
-    h, w = input_size or im.input_size
-    c = channels or im.channels
-    device, dtype = model_device_dtype(im)
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def make_hook(name):
-        def hook(_m, _i, out):
-            if name not in shapes:
-                try:
-                    shapes[name] = tuple(first_tensor(out).shape[1:])
-                except PhaseLensError:
-                    pass
-
-        return hook
-
-    named = [(n, m) for n, m in net.named_modules() if n]
-    handles = [m.register_forward_hook(make_hook(n)) for n, m in named]
-    was_training = im.training
-    try:
-        im.eval()
-        with torch.no_grad():
-            im(torch.rand(1, c, h, w, device=device, dtype=dtype))
-    finally:
-        im.train(was_training)
-        for hd in handles:
-            hd.remove()
-    return [LayerInfo(n, type(m).__name__, shapes.get(n)) for n, m in named]
