@@ -24,6 +24,7 @@ from phaselens import param as param_module
 from phaselens.bench import report
 from phaselens.bench.data import procedural_reference
 from phaselens.bench.run import BenchConfig, run_bench
+from phaselens.config import RunConfig
 from phaselens.models import load_model
 
 
@@ -71,8 +72,8 @@ def main() -> None:
     zoo = {s: load_model(s) for s in ("zoo:cnn", "zoo:vit", "zoo:mixer")}
     models = {s: zoo[s] if s in zoo else load_model(s) for s in args.models.split(",")}
     ref = procedural_reference(50, 64, args.seeds)
-    cfg = BenchConfig(methods=("maco",), seeds=args.seeds, steps=args.steps, image_size=args.size,
-                      crop_size=tuple(float(v) for v in args.crop_size.split(",")), natural_row=False)
+    run = RunConfig(steps=args.steps, image_size=args.size, crop_size=tuple(float(v) for v in args.crop_size.split(",")))
+    cfg = BenchConfig(methods=("maco",), seeds=args.seeds, run=run, natural_row=False)
     summaries = []
     for label, ctx in (("maco (shipped)", contextlib.nullcontext()), ("maco (raw phase)", raw_phase())):
         with ctx:

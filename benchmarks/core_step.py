@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 import phaselens as pl
-from phaselens.model import ImageModel, Preprocess
+from phaselens.model import ImageModel, Preprocess, frozen
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "imagenet_magnitude_spectrum.npy"
 
@@ -61,7 +61,7 @@ def phaselens_run(model: ImageModel, args, **options):
 def plain_run(model: ImageModel, args):
     def run(tick):
         x = torch.rand(args.crops, 3, args.input, args.input, device=args.device, requires_grad=True)
-        with pl.render.frozen(model):
+        with frozen(model):
             for _ in range(args.steps):
                 x.grad = None
                 model(x)[:, 1].mean().backward()
@@ -80,7 +80,7 @@ def horama_run(net: torch.nn.Module, args, freeze: bool):
             tick()
             return objective(images)
 
-        ctx = pl.render.frozen(net) if freeze else contextlib.nullcontext()
+        ctx = frozen(net) if freeze else contextlib.nullcontext()
         with ctx:
             net.eval()
             horama.maco(timed, total_steps=args.steps, image_size=args.image, model_input_size=args.input,
