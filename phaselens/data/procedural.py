@@ -13,6 +13,11 @@ Geometry lives in normalized coordinates (the image spans [-1, 1] on each
 axis), so the same item rendered at 64 and at 128 pixels shows the same object
 (shape, place, colour); only the background noise is redrawn per size.
 Edges are antialiased from signed distance functions.
+
+This module is longer than most (about 400 lines) on purpose: the ten class
+definitions, the drawing primitives they use and the seeding rule are read
+together when checking what a class *is*; split up, a definition would no longer
+sit next to the shapes it draws.
 """
 
 from __future__ import annotations
