@@ -15,12 +15,10 @@ import torch
 from torch import nn
 
 from phaselens import PhaseLensError, channel, logit, neuron, visualize
-from phaselens.layers import Capture, list_layers
-from phaselens.models import Spec, load_model, parse_spec
-from phaselens.models import network
+from phaselens.features import Capture, cached_layouts, list_layers, spatial
+from phaselens.models import Spec, load_model, network, parse_spec
 from phaselens.models.adapt import override
-from phaselens.models.layout import cached_layouts
-from phaselens.objectives import spatial
+from phaselens.models.checkpoint import load_weights
 
 timm = pytest.importorskip("timm")
 torchvision = pytest.importorskip("torchvision")
@@ -94,9 +92,17 @@ def test_parse_spec_files_and_errors(tmp_path):
 
 
 def test_core_import_loads_no_optional_library():
-    code = "import sys, phaselens; print(sorted(m for m in ('timm', 'torchvision', 'transformers') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    # Every built-in source is registered, yet none of their libraries is imported.
+    code = (
+        "import phaselens, sys\n"
+        "from phaselens.models import parse_spec, sources\n"
+        "assert [s.name for s in sources()] == ['zoo', 'timm', 'torchvision', 'hf', 'file', 'module', 'pyfile']\n"
+        "for spec in ('timm:resnet18', 'tv:resnet18', 'hf:org/name', 'zoo:cnn'):\n"
+        "    parse_spec(spec)\n"
+        "assert not {'timm', 'torchvision', 'transformers'} & set(sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
 
 
 def test_missing_library_names_the_extra(monkeypatch):
@@ -145,7 +151,7 @@ def test_matrix(spec, size, layer):
 
 
 def _ctx(outputs, layouts):
-    from phaselens.objectives import Context
+    from phaselens.features import Context
 
     return Context(outputs, None, 1, 1, None, layouts)
 
@@ -431,6 +437,91 @@ def test_module_and_file_callables(tmp_path, monkeypatch):
     script.write_text("from mynets.zoo import build\n")  # neighbours import
     model = load_model(f"{script}:build")
     assert model.net.pretrained_flag is True
+
+
+@pytest.fixture
+def tiny_source():
+    """A ``tiny:CLASSES`` source registered for one test: TinyNet with that many classes."""
+    from phaselens.models import register_source, unregister_source
+
+    calls = []
+
+    def load(spec, options):
+        calls.append((spec, options))
+        net = TinyNet(int(spec.target))
+        if options.weights is not None:
+            load_weights(net, options.weights)
+        return net  # a plain net: load_model wraps, freezes and names it
+
+    source = register_source("tiny", load, aliases=("tn",), form="tiny:CLASSES")
+    yield source, calls
+    unregister_source("tiny")
+
+
+def test_register_source(tiny_source, tmp_path):
+    from safetensors.torch import save_file
+
+    from phaselens.models import (
+        SCHEMES,
+        SPEC_FORMS,
+        register_source,
+        schemes,
+        spec_forms,
+    )
+
+    source, calls = tiny_source
+    assert parse_spec("tiny:5") == parse_spec("tn:5") == Spec("tiny", "5")
+    assert schemes() == SCHEMES + ("tiny", "tn") and "tiny:CLASSES" in spec_forms()
+    model = load_model("tiny:5", pretrained=False, input_size=32, channels=3, mean=0.5)
+    assert model.name == "tiny:5" and model(torch.rand(2, 3, 32, 32)).shape == (2, 5)
+    assert model.input_size == (32, 32) and model.preprocess.mean == (0.5, 0.5, 0.5)
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+    spec, options = calls[-1]
+    assert spec == Spec("tiny", "5")
+    assert (options.pretrained, options.weights, options.input_size, options.channels) == (False, None, 32, 3)
+
+    torch.manual_seed(3)
+    trained = TinyNet(4)
+    save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    loaded = load_model("tn:4", weights=tmp_path / "w.safetensors")
+    assert _same_state(loaded.net, trained) and loaded.name == "tiny:4 (weights: w.safetensors)"
+
+    with pytest.raises(PhaseLensError, match=r"schemes: zoo, timm, torchvision, tv, hf, tiny, tn\).*tiny:CLASSES, a TorchScript"):
+        parse_spec("x:y:z")
+    with pytest.raises(ValueError, match="already registered"):
+        register_source("tv", source.load)
+    with pytest.raises(ValueError, match="two or more"):
+        register_source("t", source.load)
+    assert register_source("tiny", source.load, replace=True).aliases == ()
+    assert parse_spec("tn:build").kind == "module"  # the alias went with the replaced source
+    assert spec_forms() != SPEC_FORMS
+
+
+def test_unregistered_source_is_gone():
+    from phaselens.models import (
+        SPEC_FORMS,
+        register_source,
+        spec_forms,
+        unregister_source,
+    )
+
+    register_source("gone", lambda spec, options: TinyNet())
+    assert load_model("gone:x").name == "gone:x"
+    unregister_source("gone")
+    assert spec_forms() == SPEC_FORMS
+    with pytest.raises(PhaseLensError, match="no scheme or importable module 'gone'"):
+        load_model("gone:x")
+
+
+def test_source_returning_no_module():
+    from phaselens.models import register_source, unregister_source
+
+    register_source("bad", lambda spec, options: 3)
+    try:
+        with pytest.raises(TypeError, match="'bad' model source returned a int"):
+            load_model("bad:x")
+    finally:
+        unregister_source("bad")
 
 
 # --------------------------------------------------------------------------- overrides and CLI

@@ -27,6 +27,14 @@ def test_names() -> None:
         assert zoo.weights_path(name).is_file(), name
 
 
+def test_one_list_of_models() -> None:
+    from phaselens.zoo.nets import ARCHITECTURES
+    from phaselens.zoo.train import RECIPES
+
+    assert zoo.NAMES == tuple(ARCHITECTURES)
+    assert set(RECIPES) == set(zoo.NAMES)
+
+
 def test_weights_are_small() -> None:
     total = sum(zoo.weights_path(n).stat().st_size for n in zoo.NAMES)
     assert total < 8e6

@@ -11,77 +11,76 @@ Spec grammar (the CLI's ``--model``, `load_model`'s first argument)::
     package.module:callable   user code returning an nn.Module
     path/to/file.py:callable  the same, from a Python file
 
+Each form is a `Source` in `phaselens.models.registry`, loaded through one
+signature, ``load(spec, options) -> ImageModel``; `register_source` adds a
+prefix of one's own (``mine:NAME``).
+
 Only `torch` is imported here; timm, torchvision and transformers are imported
 when a spec names them.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PhaseLensError
-from ..model import ImageModel
-from .adapt import override
+from torch import nn
+
+from ..model import ImageModel, as_image_model
+from . import files, hf_source, timm_source, torchvision_source, user, zoo_source
+from .adapt import finish, override
 from .checkpoint import load_weights, read_state_dict
-
-DEFAULT_MODEL = "zoo:cnn"
-SCHEMES = ("zoo", "timm", "torchvision", "tv", "hf")
-SPEC_FORMS = (
-    "zoo:NAME, timm:NAME, torchvision:NAME, hf:REPO_ID_OR_DIR, a TorchScript (.pt/.ts) or "
-    "torch.export (.pt2) file, package.module:callable, or file.py:callable"
+from .registry import (
+    DEFAULT_MODEL,
+    MODEL_FILE_SUFFIXES,
+    LoadOptions,
+    Source,
+    Spec,
+    add_source,
+    get_source,
+    parse_spec,
+    register_source,
+    schemes,
+    sources,
+    spec_forms,
+    unregister_source,
 )
-MODEL_FILE_SUFFIXES = (".pt", ".ts", ".pt2", ".pth", ".jit", ".torchscript")
 
-__all__ = ["DEFAULT_MODEL", "SPEC_FORMS", "Spec", "parse_spec", "load_model", "load_weights", "read_state_dict"]
+# The built-in sources, in the order the list of valid forms gives them.
+for _source in (
+    Source("zoo", zoo_source.load, form="zoo:NAME"),
+    Source("timm", timm_source.load, form="timm:NAME"),
+    Source("torchvision", torchvision_source.load, aliases=("tv",), form="torchvision:NAME"),
+    Source("hf", hf_source.load, form="hf:REPO_ID_OR_DIR"),
+    Source("file", files.load, form="a TorchScript (.pt/.ts) or torch.export (.pt2) file", prefixed=False),
+    Source("module", user.load_module, form="package.module:callable", prefixed=False),
+    Source("pyfile", user.load_pyfile, form="file.py:callable", prefixed=False),
+):
+    add_source(_source)
+del _source
 
-_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+# The built-in prefixes and forms (`schemes()` and `spec_forms()` include registered ones).
+SCHEMES = schemes()
+SPEC_FORMS = spec_forms()
 
-
-@dataclass(frozen=True)
-class Spec:
-    """A parsed model spec.
-
-    Attributes:
-        kind: ``zoo``, ``timm``, ``torchvision``, ``hf``, ``file``, ``module`` or ``pyfile``.
-        target: the name, repository, path or module.
-        attr: for ``module`` and ``pyfile``, the callable's name.
-    """
-
-    kind: str
-    target: str
-    attr: str = ""
-
-
-def parse_spec(spec: str) -> Spec:
-    """Split a model spec into its kind and parts; see the module docstring for the forms.
-
-    Raises:
-        PhaseLensError: for a spec of no known form, listing the valid ones.
-    """
-    spec = str(spec).strip()
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in SCHEMES:
-        kind = "torchvision" if scheme == "tv" else scheme
-        if not rest.strip():
-            raise PhaseLensError(f"model spec {spec!r} names no model after '{scheme}:'")
-        return Spec(kind, rest.strip())
-    if Path(spec).expanduser().is_file():
-        return Spec("file", spec)
-    left, sep, right = spec.rpartition(":")
-    if sep and left and _DOTTED.fullmatch(right):
-        if left.endswith(".py"):
-            return Spec("pyfile", left, right)
-        if _DOTTED.fullmatch(left):
-            return Spec("module", left, right)
-    if spec.endswith(MODEL_FILE_SUFFIXES) or "/" in spec or "\\" in spec:
-        raise PhaseLensError(f"model file {spec!r} does not exist")
-    if _DOTTED.fullmatch(spec):  # a bare architecture name
-        hint = f" (did you mean timm:{spec} or torchvision:{spec}?)"
-    else:
-        hint = f" (schemes: {', '.join(SCHEMES)})" if ":" in spec else ""
-    raise PhaseLensError(f"unknown model spec {spec!r}{hint}; valid forms: {SPEC_FORMS}")
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_FILE_SUFFIXES",
+    "SCHEMES",
+    "SPEC_FORMS",
+    "LoadOptions",
+    "Source",
+    "Spec",
+    "get_source",
+    "load_model",
+    "load_weights",
+    "parse_spec",
+    "read_state_dict",
+    "register_source",
+    "schemes",
+    "sources",
+    "spec_forms",
+    "unregister_source",
+]
 
 
 def load_model(
@@ -125,49 +124,17 @@ def load_model(
         ((0.485, 0.456, 0.406), (64, 64), 1)
     """
     parsed = parse_spec(spec or DEFAULT_MODEL)
-    kind, target = parsed.kind, parsed.target
-    if weights is not None and kind == "file":
-        raise PhaseLensError(f"{target} is a full model file; --weights applies to a named architecture")
-    if kind == "zoo":
-        model = _load_zoo(target, pretrained, weights)
-    elif kind == "timm":
-        from . import timm_source
-
-        model = timm_source.load(target, pretrained, weights, input_size, channels)
-    elif kind == "torchvision":
-        from . import torchvision_source
-
-        model = torchvision_source.load(target, pretrained, weights, input_size)
-    elif kind == "hf":
-        from . import hf_source
-
-        model = hf_source.load(target, pretrained, weights, input_size)
-    elif kind == "file":
-        from . import files
-
-        model = files.load(target)
-    else:
-        from . import user
-
-        if kind == "module":
-            model = user.load_from_module(target, parsed.attr, pretrained)
-        else:
-            model = user.load_from_file(target, parsed.attr, pretrained)
-        if weights is not None:
-            load_weights(model.net, weights)
+    options = LoadOptions(pretrained=pretrained, weights=weights, input_size=input_size, channels=channels)
+    model = _as_loaded(get_source(parsed.kind).load(parsed, options), parsed)
     if weights is not None:
         model.name = f"{model.name} (weights: {Path(weights).name})"
     return override(model, mean, std, input_size, channels)
 
 
-def _load_zoo(name: str, pretrained: bool, weights) -> ImageModel:
-    from .. import zoo
-    from .adapt import finish
-
-    model = zoo.load(name)
-    if not pretrained or weights is not None:
-        net = zoo.build(name)  # same architecture, fresh weights
-        if weights is not None:
-            load_weights(net, weights)
-        model = finish(net, model.preprocess, model.class_names, model.name)
-    return model
+def _as_loaded(model, parsed: Spec) -> ImageModel:
+    """A registered loader's result as an `ImageModel`: a plain net is wrapped, frozen and named."""
+    if isinstance(model, ImageModel):
+        return model
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"the {parsed.kind!r} model source returned a {type(model).__name__}, not an nn.Module")
+    return finish(model, as_image_model(model).preprocess, None, f"{parsed.kind}:{parsed.target}")

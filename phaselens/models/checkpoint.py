@@ -13,6 +13,8 @@ import pickle
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import PhaseLensError
@@ -35,9 +37,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise PhaseLensError(f"weights file {str(path)!r} does not exist")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             state = load_file(str(path), device="cpu")
         except (SafetensorError, OSError) as err:

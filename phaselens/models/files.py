@@ -23,6 +23,7 @@ from torch import nn
 from ..errors import PhaseLensError
 from ..model import ImageModel, Preprocess
 from .adapt import finish
+from .registry import LoadOptions, Spec
 
 EXTRA = "phaselens.json"
 TORCHSCRIPT_HINT = (
@@ -49,7 +50,19 @@ def kind_of(path: Path) -> str:
     return "weights"
 
 
-def load(path: str | Path) -> ImageModel:
+def load(spec: Spec, options: LoadOptions) -> ImageModel:
+    """Load the TorchScript or ``torch.export`` file ``spec.target`` as an `ImageModel`.
+
+    The file holds its own weights: ``options.weights`` is refused, and
+    ``options.pretrained`` and the sizes do not apply (`load_model` still
+    records an input size or channel count given).
+    """
+    if options.weights is not None:
+        raise PhaseLensError(f"{spec.target} is a full model file; --weights applies to a named architecture")
+    return load_file(spec.target)
+
+
+def load_file(path: str | Path) -> ImageModel:
     """Load a TorchScript or ``torch.export`` file as an `ImageModel`."""
     path = Path(path)
     kind = kind_of(path)

@@ -21,22 +21,19 @@ from . import network
 from .adapt import finish, names_for, parse_size
 from .checkpoint import load_weights
 from .optional import require
+from .registry import LoadOptions, Spec
 
 
-def load(
-    ref: str,
-    pretrained: bool = True,
-    weights: str | Path | None = None,
-    input_size=None,
-) -> ImageModel:
-    """Load Hugging Face model `ref`, a Hub repository id or a folder from ``save_pretrained``.
+def load(spec: Spec, options: LoadOptions) -> ImageModel:
+    """Load Hugging Face model ``spec.target``, a Hub repository id or a folder from ``save_pretrained``.
 
-    `pretrained` loads the saved weights (downloading a repository through the
-    Hugging Face cache); False builds the architecture from its config with
-    random weights; `weights` loads a state-dict file instead. An `input_size`
-    other than the config's is passed on to a random model's config, or to a
-    pretrained ViT-like model as ``interpolate_pos_encoding=True``.
+    ``options.pretrained`` loads the saved weights (downloading a repository
+    through the Hugging Face cache); False builds the architecture from its config
+    with random weights; ``options.weights`` loads a state-dict file instead. An
+    ``options.input_size`` other than the config's is passed on to a random
+    model's config, or to a pretrained ViT-like model as ``interpolate_pos_encoding=True``.
     """
+    ref, weights = spec.target, options.weights
     transformers = require("transformers", f"hf:{ref}")
     if not ref:
         raise PhaseLensError("hf: needs a Hub repository id or a local folder, e.g. hf:google/vit-base-patch16-224")
@@ -45,11 +42,11 @@ def load(
         raise PhaseLensError(f"no folder {ref!r} for hf:; give a save_pretrained folder or a Hub id like org/name")
     source = str(Path(ref).expanduser()) if local else ref
     what = f"hf:{ref}"
-    fetch = pretrained and weights is None
+    fetch = options.pretrained and weights is None
     offline = False
     if not local:
         offline = network.is_offline(network.hf_endpoint())
-    size = parse_size(input_size)
+    size = parse_size(options.input_size)
     with network.hub_offline(offline), _quiet(transformers):
         try:
             config = transformers.AutoConfig.from_pretrained(source, local_files_only=offline)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from pathlib import Path
 
+import torch.hub
 from torch import nn
 
 from ..errors import PhaseLensError
@@ -14,33 +14,30 @@ from . import network
 from .adapt import finish, names_for, parse_size
 from .checkpoint import load_weights
 from .optional import require
+from .registry import LoadOptions, Spec
 
 
-def load(
-    name: str,
-    pretrained: bool = True,
-    weights: str | Path | None = None,
-    input_size=None,
-    channels: int | None = None,
-) -> ImageModel:
-    """Build timm model `name` (``resnet18``, ``vit_tiny_patch16_224.augreg_in21k``, ...).
+def load(spec: Spec, options: LoadOptions) -> ImageModel:
+    """Build timm model ``spec.target`` (``resnet18``, ``vit_tiny_patch16_224.augreg_in21k``, ...).
 
-    Weights: timm's own download and cache when `pretrained`, the file `weights`
-    when given, random otherwise. An `input_size` is passed on as ``img_size`` to
-    architectures that take one (ViTs, Swin), so their position tables fit it.
-    Mean, std and size come from ``timm.data.resolve_model_data_config``, and
-    ImageNet class names from ``timm.data.ImageNetInfo`` when the head fits.
+    Weights: timm's own download and cache when ``options.pretrained``, the file
+    ``options.weights`` when given, random otherwise. An ``options.input_size`` is
+    passed on as ``img_size`` to architectures that take one (ViTs, Swin), so their
+    position tables fit it, and ``options.channels`` as ``in_chans``. Mean, std and
+    size come from ``timm.data.resolve_model_data_config``, and ImageNet class
+    names from ``timm.data.ImageNetInfo`` when the head fits.
     """
+    name, weights, channels = spec.target, options.weights, options.channels
     timm = require("timm", f"timm:{name}")
     if not name or not timm.is_model(name):
         raise PhaseLensError(f"unknown timm model {name!r}{_suggest(timm, name)}")
     kwargs: dict = {}
-    size = parse_size(input_size)
+    size = parse_size(options.input_size)
     if size is not None:
         kwargs["img_size"] = size
     if channels:
         kwargs["in_chans"] = int(channels)
-    fetch = pretrained and weights is None
+    fetch = options.pretrained and weights is None
     if fetch:
         net = _create_pretrained(timm, name, kwargs)
     else:
@@ -81,8 +78,6 @@ def _create_pretrained(timm, name: str, kwargs: dict) -> nn.Module:
 
 
 def _url_cached(url: str) -> bool:
-    import torch.hub
-
     return os.path.isfile(os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url.split("?")[0])))
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import os
-from pathlib import Path
 from urllib.parse import urlparse
 
+import torch.hub
 from torch import nn
 
 from ..errors import PhaseLensError
@@ -15,17 +15,21 @@ from . import network
 from .adapt import finish, names_for, parse_size
 from .checkpoint import load_weights
 from .optional import require
+from .registry import LoadOptions, Spec
 
 
-def load(name: str, pretrained: bool = True, weights: str | Path | None = None, input_size=None) -> ImageModel:
-    """Build torchvision classifier `name` (``resnet18``, ``mobilenet_v3_small``, ``swin_t``, ...).
+def load(spec: Spec, options: LoadOptions) -> ImageModel:
+    """Build torchvision classifier ``spec.target`` (``resnet18``, ``mobilenet_v3_small``, ``swin_t``, ...).
 
     Weights: ``weights="DEFAULT"`` through torchvision's cache (``torch.hub.get_dir()``)
-    when `pretrained`, the file `weights` when given, random otherwise. Mean, std,
-    input size (the crop size) and class names come from the DEFAULT weights'
-    transforms and meta, which need no download. An `input_size` is passed on as
-    ``image_size`` to randomly initialized architectures that take one (ViTs).
+    when ``options.pretrained``, the file ``options.weights`` when given, random
+    otherwise. Mean, std, input size (the crop size) and class names come from the
+    DEFAULT weights' transforms and meta, which need no download. An
+    ``options.input_size`` is passed on as ``image_size`` to randomly initialized
+    architectures that take one (ViTs); ``options.channels`` is not (torchvision
+    builds RGB models; `load_model` still records the channel count).
     """
+    name, weights = spec.target, options.weights
     tv = require("torchvision", f"torchvision:{name}")
     models = tv.models
     valid = models.list_models(module=models)
@@ -34,10 +38,10 @@ def load(name: str, pretrained: bool = True, weights: str | Path | None = None, 
         hint = f"; did you mean {', '.join(close)}?" if close else f"; valid: {', '.join(valid)}"
         raise PhaseLensError(f"unknown torchvision classification model {name!r}{hint}")
     default = _default_weights(models, name)
-    if pretrained and weights is None:
+    if options.pretrained and weights is None:
         net = _create_pretrained(models, name, default)
     else:
-        net = _create(models, name, parse_size(input_size))
+        net = _create(models, name, parse_size(options.input_size))
         if weights is not None:
             load_weights(net, weights)
     pre, categories = _preprocess(default)
@@ -76,8 +80,6 @@ def _create_pretrained(models, name: str, default) -> nn.Module:
 
 
 def _cache_path(url: str) -> str:
-    import torch.hub
-
     return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
 
 

@@ -19,6 +19,24 @@ from torch import nn
 
 from ..errors import PhaseLensError
 from ..model import ImageModel, as_image_model
+from .checkpoint import load_weights
+from .registry import LoadOptions, Spec, spec_forms
+
+
+def load_module(spec: Spec, options: LoadOptions) -> ImageModel:
+    """The ``module`` source: ``spec.target`` is the module, ``spec.attr`` the callable."""
+    return _with_weights(load_from_module(spec.target, spec.attr, options.pretrained), options.weights)
+
+
+def load_pyfile(spec: Spec, options: LoadOptions) -> ImageModel:
+    """The ``pyfile`` source: ``spec.target`` is the Python file, ``spec.attr`` the callable."""
+    return _with_weights(load_from_file(spec.target, spec.attr, options.pretrained), options.weights)
+
+
+def _with_weights(model: ImageModel, weights) -> ImageModel:
+    if weights is not None:
+        load_weights(model.net, weights)
+    return model
 
 
 def load_from_module(module: str, attr: str, pretrained: bool = True) -> ImageModel:
@@ -27,11 +45,9 @@ def load_from_module(module: str, attr: str, pretrained: bool = True) -> ImageMo
         mod = importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name and module.startswith(err.name):
-            from . import SPEC_FORMS
-
             raise PhaseLensError(
                 f"unknown model spec {module}:{attr}: no scheme or importable module {module!r}; "
-                f"valid forms: {SPEC_FORMS}"
+                f"valid forms: {spec_forms()}"
             ) from None
         raise
     return _build(mod, attr, f"{module}:{attr}", pretrained)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors import safe_open
 from torch import nn
 
 from ..data import CLASS_NAMES
@@ -30,7 +31,7 @@ from ..errors import PhaseLensError
 from ..model import ImageModel, Preprocess
 from .nets import ARCHITECTURES, SmallMixer, SmallResNet, SmallViT
 
-NAMES: tuple[str, ...] = ("cnn", "vit", "mixer")
+NAMES: tuple[str, ...] = tuple(ARCHITECTURES)  # the one list is nets.ARCHITECTURES
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 INPUT_SIZE = 64
 TRAIN_COMMAND = "python -m phaselens.zoo.train --model all --out phaselens/zoo/weights/"
@@ -49,8 +50,7 @@ __all__ = [
 
 def _check_name(name: str) -> str:
     key = str(name).strip().lower()
-    if key.startswith("zoo:"):
-        key = key[4:]
+    key = key.removeprefix("zoo:")
     if key not in NAMES:
         raise PhaseLensError(f"unknown zoo model {name!r}; valid names: {', '.join(NAMES)}")
     return key
@@ -95,8 +95,6 @@ def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
     path = weights_path(key, weights_dir)
     if not path.is_file():
         raise PhaseLensError(f"no weights for zoo model {key!r} at {path}; train them with: {TRAIN_COMMAND}")
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         state = {k: f.get_tensor(k) for k in f.keys()}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 # --------------------------------------------------------------------------- #
 # cnn: a small residual network
 # --------------------------------------------------------------------------- #
@@ -281,6 +280,7 @@ class SmallMixer(nn.Module):
         return self.head(self.forward_features(x).mean(1))
 
 
+# The zoo's one list of models: `phaselens.zoo.NAMES` and the training recipes follow it.
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "cnn": SmallResNet,
     "vit": SmallViT,

@@ -19,6 +19,7 @@ is ever trained on.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from ..data import CLASS_NAMES, DEFAULT_SCALE, NUM_CLASSES, make_batch, sample
@@ -56,6 +58,7 @@ class Recipe:
     plain_epochs: int = 0  # first epochs with flips only: patch models learn the classes before the nuisances
 
 
+# One recipe per zoo model (`nets.ARCHITECTURES`, in `NAMES`); tests/test_zoo.py checks they match.
 RECIPES: dict[str, Recipe] = {
     "cnn": Recipe(epochs=6, lr=3e-3, weight_decay=5e-4, clip_grad=None),
     "vit": Recipe(epochs=16, lr=2e-3, plain_epochs=7),
@@ -178,8 +181,6 @@ def train_one(
 
 def save(net: nn.Module, name: str, out_dir: Path, mean, std, meta_extra: dict[str, str]) -> Path:
     """Write ``out_dir/NAME.safetensors`` (float32) with the metadata `zoo.load` reads."""
-    from safetensors.torch import save_file
-
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.safetensors"
     state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
@@ -200,8 +201,6 @@ def save(net: nn.Module, name: str, out_dir: Path, mean, std, meta_extra: dict[s
 def _config_of(net: nn.Module, name: str) -> dict:
     # The shipped nets use the architecture defaults; record them explicitly so
     # that changing a default later cannot silently break loading.
-    import inspect
-
     sig = inspect.signature(type(net).__init__)
     cfg = {k: p.default for k, p in sig.parameters.items() if k not in ("self", "num_classes")}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
