@@ -25,8 +25,8 @@ from phaselens.bench.data import procedural_reference
 from phaselens.bench.features import features
 from phaselens.bench.metrics import fid, plausibility, transferability
 from phaselens.bench.run import prepare_evaluators
-from phaselens.data import CLASS_NAMES
 from phaselens.color import COLOR_MATRIX, recorrelate
+from phaselens.data import CLASS_NAMES
 from phaselens.models import load_model
 from phaselens.param import _standardize, symmetrize_magnitude
 from phaselens.spectrum import load_spectrum
@@ -47,10 +47,12 @@ def contrast_only(x: torch.Tensor) -> torch.Tensor:
 
 def maco_projection(x: torch.Tensor, spectrum) -> torch.Tensor:
     """Keep each image's phase, impose the spectrum's magnitude, then MACO's output path."""
-    b, c, h, w = x.shape
+    _, c, h, w = x.shape
     phase = torch.angle(torch.fft.rfft2(decorrelated_logits(x)))
     mag = symmetrize_magnitude(load_spectrum(spectrum).magnitude(h, w, c), w)
-    return torch.sigmoid(recorrelate(_standardize(torch.fft.irfft2(torch.polar(mag.expand_as(phase), phase), s=(h, w)))))
+    return torch.sigmoid(
+        recorrelate(_standardize(torch.fft.irfft2(torch.polar(mag.expand_as(phase), phase), s=(h, w))))
+    )
 
 
 def main() -> None:
@@ -78,8 +80,15 @@ def main() -> None:
             hits += torch.zeros(10).index_add_(0, y, (classify(ev.model, imgs) == y).float())
             feats = features(ev.model, imgs)
             pl = plausibility(feats, y, ev.natural, ref.labels, 10)
-            rows.append([pl["plausibility"], pl["margin"], pl["rank_accuracy"], fid(feats, ev.natural, ev.basis),
-                         transferability(classify(ev.model, imgs), y)])
+            rows.append(
+                [
+                    pl["plausibility"],
+                    pl["margin"],
+                    pl["rank_accuracy"],
+                    fid(feats, ev.natural, ev.basis),
+                    transferability(classify(ev.model, imgs), y),
+                ]
+            )
         per_class[name] = (hits / (len(evs) * torch.bincount(y, minlength=10))).tolist()
         mean = torch.tensor(rows).mean(0).tolist()
         print(f"| {name} | " + " | ".join(f"{v:.3f}" if i < 2 else f"{v:.2f}" for i, v in enumerate(mean)) + " |")

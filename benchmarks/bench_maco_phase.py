@@ -66,13 +66,15 @@ def main() -> None:
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--crop-size", default="0.20,0.30")
     args = p.parse_args()
-    print("fresh MACO images, corner vs centre brightness: shipped %.2f vs %.2f" % corner_peak())
+    print("fresh MACO images, corner vs centre brightness: shipped {:.2f} vs {:.2f}".format(*corner_peak()))
     with raw_phase():
-        print("                                              raw phase %.2f vs %.2f" % corner_peak())
+        print("                                              raw phase {:.2f} vs {:.2f}".format(*corner_peak()))
     zoo = {s: load_model(s) for s in ("zoo:cnn", "zoo:vit", "zoo:mixer")}
     models = {s: zoo[s] if s in zoo else load_model(s) for s in args.models.split(",")}
     ref = procedural_reference(50, 64, args.seeds)
-    run = RunConfig(steps=args.steps, image_size=args.size, crop_size=tuple(float(v) for v in args.crop_size.split(",")))
+    run = RunConfig(
+        steps=args.steps, image_size=args.size, crop_size=tuple(float(v) for v in args.crop_size.split(","))
+    )
     cfg = BenchConfig(methods=("maco",), seeds=args.seeds, run=run, natural_row=False)
     summaries = []
     for label, ctx in (("maco (shipped)", contextlib.nullcontext()), ("maco (raw phase)", raw_phase())):

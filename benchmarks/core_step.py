@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import shutil
 import statistics
@@ -47,14 +48,23 @@ def step_times(run, steps: int, device: torch.device) -> list[float]:
         stamps.append(time.perf_counter())
 
     run(tick)
-    diffs = [b - a for a, b in zip(stamps, stamps[1:])]
+    diffs = [b - a for a, b in itertools.pairwise(stamps)]
     return diffs[2:]
 
 
 def phaselens_run(model: ImageModel, args, **options):
     def run(tick):
-        pl.visualize(model, pl.logit(1), steps=args.steps, image_size=args.image, crops=args.crops,
-                     crop_size=(0.20, 0.25), callback=tick, **options)
+        pl.visualize(
+            model,
+            pl.logit(1),
+            steps=args.steps,
+            image_size=args.image,
+            crops=args.crops,
+            crop_size=(0.20, 0.25),
+            callback=tick,
+            **options,
+        )
+
     return run
 
 
@@ -66,6 +76,7 @@ def plain_run(model: ImageModel, args):
                 x.grad = None
                 model(x)[:, 1].mean().backward()
                 tick()
+
     return run
 
 
@@ -83,8 +94,15 @@ def horama_run(net: torch.nn.Module, args, freeze: bool):
         ctx = frozen(net) if freeze else contextlib.nullcontext()
         with ctx:
             net.eval()
-            horama.maco(timed, total_steps=args.steps, image_size=args.image, model_input_size=args.input,
-                        crops_per_iteration=args.crops, device=str(args.device))
+            horama.maco(
+                timed,
+                total_steps=args.steps,
+                image_size=args.image,
+                model_input_size=args.input,
+                crops_per_iteration=args.crops,
+                device=str(args.device),
+            )
+
     return run
 
 
@@ -137,9 +155,13 @@ def main() -> None:
         os.chdir(old_cwd)
         shutil.rmtree(workdir, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    where = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else f"{torch.get_num_threads()} threads"
-    print(f"# timm {args.model} (random init), image {args.image}, input {args.input}, {args.crops} crops, "
-          f"{where}, {args.rounds}x{args.steps} steps")
+    where = (
+        torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    )
+    print(
+        f"# timm {args.model} (random init), image {args.image}, input {args.input}, {args.crops} crops, "
+        f"{where}, {args.rounds}x{args.steps} steps"
+    )
     for k, v in med.items():
         print(f"{k:>18}: {v * 1000:8.1f} ms/step")
     print(f"overhead (phaselens / plain fwd+bwd): {med['phaselens'] / med['plain fwd+bwd']:.3f}   target <= 1.15")

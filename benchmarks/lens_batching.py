@@ -24,16 +24,26 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from phaselens.lens import run_lens  # noqa: E402
-from phaselens.models import load_model  # noqa: E402
+from phaselens.lens import run_lens
+from phaselens.models import load_model
 
 
 def timed(model, targets: str, batch: int | None, args: argparse.Namespace) -> tuple[float, int, int]:
     """Seconds, targets made, and the batch used (None: run_lens picks it)."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        report = run_lens(model, out, targets, batch=batch, steps=args.steps, image_size=args.size, crops=args.crops,
-                          amp=args.amp, progress=False, site=False)
+        report = run_lens(
+            model,
+            out,
+            targets,
+            batch=batch,
+            steps=args.steps,
+            image_size=args.size,
+            crops=args.crops,
+            amp=args.amp,
+            progress=False,
+            site=False,
+        )
         return time.perf_counter() - start, report.made, report.batch
 
 
@@ -41,8 +51,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="zoo:cnn")
     p.add_argument("--target", default="class:all")
-    p.add_argument("--batch", type=int, default=10,
-                   help="targets per batch in the batched run (default 10; 0: run_lens's automatic choice)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=10,
+        help="targets per batch in the batched run (default 10; 0: run_lens's automatic choice)",
+    )
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--size", type=int, default=None, help="image side (default: the model's, 146 for the zoo)")
     p.add_argument("--crops", type=int, default=6)
@@ -54,10 +68,15 @@ def main() -> None:
 
     device = torch.device(args.device)
     model = load_model(args.model, pretrained=not args.no_pretrained).to(device)
-    where = (torch.cuda.get_device_name(device) if device.type == "cuda"
-             else f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    print(f"{args.model}, {args.target}, {args.steps} steps, {args.crops} crops, size {args.size or 'default'}"
-          f"{', bf16' if args.amp else ''}; torch {torch.__version__}, {where}")
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
+    )
+    print(
+        f"{args.model}, {args.target}, {args.steps} steps, {args.crops} crops, size {args.size or 'default'}"
+        f"{', bf16' if args.amp else ''}; torch {torch.__version__}, {where}"
+    )
     timed(model, "class:0", 1, argparse.Namespace(**{**vars(args), "steps": 2}))  # warm-up: allocator, kernels
     configs = (("batched", args.batch or None), ("one at a time (B=1)", 1))
     best = {label: float("inf") for label, _ in configs}

@@ -105,8 +105,10 @@ def main() -> int:
         print(f"{'images':>7} {'workers':>7} {'seconds':>8} {'img/s':>7} {'RSS before MB':>14} {'peak RSS MB':>12}")
         for _, folder, workers in runs:
             r = run_child(folder, args.size, workers)
-            print(f"{r['images']:>7} {workers:>7} {r['seconds']:>8.2f} {r['images'] / r['seconds']:>7.0f} "
-                  f"{r['base_mb']:>14.0f} {r['peak_mb']:>12.0f}")
+            print(
+                f"{r['images']:>7} {workers:>7} {r['seconds']:>8.2f} {r['images'] / r['seconds']:>7.0f} "
+                f"{r['base_mb']:>14.0f} {r['peak_mb']:>12.0f}"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

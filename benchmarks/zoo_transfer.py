@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import phaselens as pl  # noqa: E402
-from phaselens import zoo  # noqa: E402
-from phaselens.data import CLASS_NAMES  # noqa: E402
-from phaselens.transfer import classify, optimization_view  # noqa: E402
+import phaselens as pl
+from phaselens import zoo
+from phaselens.data import CLASS_NAMES
+from phaselens.transfer import classify, optimization_view
 
 
 def main() -> None:
@@ -56,14 +56,18 @@ def main() -> None:
                     if args.confusions and a != b:
                         print(f"seed {seed} {a}->{b} view {view}: " + " ".join(CLASS_NAMES[i] for i in preds))
     total = 10 * len(seeds)
-    print(f"MACO, {args.steps} steps, crops {crop[0]}-{crop[1]}, seeds {seeds}, weights "
-          f"{args.weights or 'shipped'} ({time.time() - start:.0f} s)")
+    print(
+        f"MACO, {args.steps} steps, crops {crop[0]}-{crop[1]}, seeds {seeds}, weights "
+        f"{args.weights or 'shipped'} ({time.time() - start:.0f} s)"
+    )
     print(f"| visualized | evaluator | whole image | centre {views[1]:.0%} |")
     print("|---|---|---|---|")
     for a in names:
         for b in names:
-            print(f"| {a} | {b}{' (self)' if a == b else ''} | {counts[(a, b, 1.0)]}/{total} | "
-                  f"{counts[(a, b, views[1])]}/{total} |")
+            print(
+                f"| {a} | {b}{' (self)' if a == b else ''} | {counts[(a, b, 1.0)]}/{total} | "
+                f"{counts[(a, b, views[1])]}/{total} |"
+            )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ import torch
 
 # Square root of the ImageNet colour covariance (SVD), columns normalized so the
 # largest has unit norm; published with Lucid (Olah et al. 2017).
-_SQRT_COVARIANCE = torch.tensor(
-    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=torch.float64
-)
+_SQRT_COVARIANCE = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=torch.float64)
 COLOR_MATRIX = (_SQRT_COVARIANCE / _SQRT_COVARIANCE.norm(dim=0).max()).float()
 
 
@@ -32,7 +30,7 @@ def recorrelate(x: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,bjhw->bihw", m, x)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _matrix(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     # Once per device: a CPU -> GPU copy at every step would make the host wait for the GPU.
     return COLOR_MATRIX.to(device=device, dtype=dtype)

@@ -23,8 +23,18 @@ from .transforms import CropConfig
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"NAdam": torch.optim.NAdam, "Adam": torch.optim.Adam}
 
 # The settings that change the images (a Lens folder refuses to mix them; the benchmark keys its cache on them).
-IMAGE_FIELDS = ("method", "steps", "image_size", "crops", "crop_size", "crop_center_std", "noise", "lr", "spectrum",
-                "fourier_decay")
+IMAGE_FIELDS = (
+    "method",
+    "steps",
+    "image_size",
+    "crops",
+    "crop_size",
+    "crop_center_std",
+    "noise",
+    "lr",
+    "spectrum",
+    "fourier_decay",
+)
 
 
 def default_image_size(input_size: tuple[int, int]) -> tuple[int, int]:
@@ -122,12 +132,19 @@ class RunConfig:
         """
         size = self.image_shape(input_size) if input_size is not None else self.image_size
         return dict(
-            method=self.method, steps=self.steps, image_size=list(size) if isinstance(size, tuple) else size,
-            crops=self.crops, crop_size=list(self.crop_size), crop_center_std=self.crop_center_std,
-            noise=self.noise, lr=self.lr, optimizer=self.optimizer,
+            method=self.method,
+            steps=self.steps,
+            image_size=list(size) if isinstance(size, tuple) else size,
+            crops=self.crops,
+            crop_size=list(self.crop_size),
+            crop_center_std=self.crop_center_std,
+            noise=self.noise,
+            lr=self.lr,
+            optimizer=self.optimizer,
             spectrum=spectrum_name(self.spectrum) if self.method == "maco" else None,
             fourier_decay=self.fourier_decay if self.method == "fourier" else None,
-            amp=self.amp, channels_last=self.channels_last,
+            amp=self.amp,
+            channels_last=self.channels_last,
         )
 
 

@@ -39,7 +39,9 @@ def list_images(root: str | Path) -> list[tuple[Path, str]]:
         raise PhaseLensError(f"--images {root}: no such folder (expected ROOT/CLASS/image.jpg)")
     found = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
     if not found:
-        raise PhaseLensError(f"--images {root}: no images found (expected ROOT/CLASS/image.jpg; {', '.join(sorted(EXTENSIONS))})")
+        raise PhaseLensError(
+            f"--images {root}: no images found (expected ROOT/CLASS/image.jpg; {', '.join(sorted(EXTENSIONS))})"
+        )
     return [(p, p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else "") for p in found]
 
 
@@ -50,7 +52,9 @@ def load_image(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor
             img = img.convert("L" if channels == 1 else "RGB")
             h, w = size
             scale = max(h / img.height, w / img.width)
-            img = img.resize((max(w, round(img.width * scale)), max(h, round(img.height * scale))), Image.Resampling.BILINEAR)
+            img = img.resize(
+                (max(w, round(img.width * scale)), max(h, round(img.height * scale))), Image.Resampling.BILINEAR
+            )
             left, top = (img.width - w) // 2, (img.height - h) // 2
             arr = np.asarray(img.crop((left, top, left + w, top + h)), dtype=np.float32) / 255.0
     except OSError as err:
@@ -71,8 +75,9 @@ def load_square(path: str | os.PathLike, size: int) -> np.ndarray:
         if img.mode.startswith("I"):  # 16-bit grayscale: convert("RGB") would clip it at 255
             arr = np.asarray(img, dtype=np.float32)
             deep = img.mode.startswith("I;16") or float(arr.max(initial=0)) > 255
-            gray = ImageOps.fit(Image.fromarray(arr / (65535.0 if deep else 255.0)), (size, size),
-                                Image.Resampling.BICUBIC)
+            gray = ImageOps.fit(
+                Image.fromarray(arr / (65535.0 if deep else 255.0)), (size, size), Image.Resampling.BICUBIC
+            )
             return np.repeat(np.asarray(gray, dtype=np.float32)[..., None], 3, axis=2)
         img = img.convert("RGB")
         img = ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -89,7 +89,9 @@ class ImageModel(nn.Module):
         c = self.preprocess.channels
         # On the net's device, so a net moved to the GPU before wrapping needs no copy per call.
         device = next(net.parameters(), torch.empty(0)).device
-        mean, std = (torch.tensor(v, device=device).view(1, c, 1, 1) for v in (self.preprocess.mean, self.preprocess.std))
+        mean, std = (
+            torch.tensor(v, device=device).view(1, c, 1, 1) for v in (self.preprocess.mean, self.preprocess.std)
+        )
         self.register_buffer("_mean", mean, persistent=False)
         self.register_buffer("_std", std, persistent=False)
 

@@ -14,7 +14,7 @@ is the mean of one feature over all spatial positions / patch tokens, and a
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -97,10 +97,14 @@ class Objective:
     def __repr__(self) -> str:
         return f"Objective({self.description})"
 
-    def _combine(self, other, op: Callable, symbol: str, swap: bool = False) -> "Objective":
+    def _combine(self, other, op: Callable, symbol: str, swap: bool = False) -> Objective:
         if isinstance(other, (int, float)):
             value = float(other)
-            desc = f"{_num(value)} {symbol} {self._wrapped(symbol)}" if swap else f"{self._wrapped(symbol)} {symbol} {_num(value)}"
+            desc = (
+                f"{_num(value)} {symbol} {self._wrapped(symbol)}"
+                if swap
+                else f"{self._wrapped(symbol)} {symbol} {_num(value)}"
+            )
             fn = (lambda ctx: op(value, self(ctx))) if swap else (lambda ctx: op(self(ctx), value))
             return Objective(fn, desc, self.layers, self.needs_logits, self.batch)
         if not isinstance(other, Objective):
@@ -250,7 +254,7 @@ def direction(
     return Objective(fn, f"direction({layer}{pw})", layers=[layer], batch=v.shape[0])
 
 
-def as_objective(obj: "Objective | Targets") -> Objective:
+def as_objective(obj: Objective | Targets) -> Objective:
     """Objectives pass through; an int or list of ints means `logit(...)`."""
     if isinstance(obj, Objective):
         return obj

@@ -10,9 +10,10 @@ resolution, the attribution map of the MACO paper.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
@@ -174,8 +175,14 @@ def visualize(
         with torch.no_grad():
             final = param().float().cpu()
     settings = dict(
-        cfg.manifest(im.input_size), seeds=seeds, model=im.name, input_size=list(im.input_size),
-        mean=list(im.preprocess.mean), std=list(im.preprocess.std), objective=obj.description, amp=use_amp,
+        cfg.manifest(im.input_size),
+        seeds=seeds,
+        model=im.name,
+        input_size=list(im.input_size),
+        mean=list(im.preprocess.mean),
+        std=list(im.preprocess.std),
+        objective=obj.description,
+        amp=use_amp,
     )
     return Result(final, transparency.cpu(), trace.cpu(), obj.description, settings)
 

@@ -8,7 +8,7 @@ optimized alone with the same seed, and a batch may mix seeds (facets).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -99,7 +99,9 @@ def parse_targets(spec: str, model: ImageModel) -> TargetSet:
         idx = list(dict.fromkeys(idx))
         bad = [i for i in idx if i >= n_classes]
         if bad:
-            raise PhaseLensError(f"class {bad[0]} is out of range: the model has {n_classes} classes (0..{n_classes - 1})")
+            raise PhaseLensError(
+                f"class {bad[0]} is out of range: the model has {n_classes} classes (0..{n_classes - 1})"
+            )
         labels = [names[i] if i < len(names) else f"class {i}" for i in idx]
         files = [f"class_{i:04d}" + (f"_{slug(names[i])}" if i < len(names) else "") for i in idx]
         return TargetSet(logit(idx), files, labels, "class", idx)

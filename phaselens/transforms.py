@@ -109,9 +109,7 @@ def crop_resize(
     return out
 
 
-def augment(
-    images: torch.Tensor, rng: SeedGroups, cfg: CropConfig, out_size: tuple[int, int]
-) -> torch.Tensor:
+def augment(images: torch.Tensor, rng: SeedGroups, cfg: CropConfig, out_size: tuple[int, int]) -> torch.Tensor:
     """Random crops (resized to `out_size`) plus Gaussian noise. Output (B * K, C, h, w)."""
     boxes = sample_boxes(rng, cfg, images.shape[-2:])
     crops = crop_resize(images, boxes, out_size, max_side=cfg.size[1])

@@ -87,11 +87,11 @@ def main() -> int:
         report[str(size)] = dict(per_channel=[round(v, 4) for v in per], pooled=round(pooled, 4))
         print(f"{size:>5}: default vs reference  per channel {np.round(per, 4).tolist()}  pooled {pooled:.4f}")
         if size != 512:
-            per_g, pooled_g = correlations(grid, ref, size)
+            _per_g, pooled_g = correlations(grid, ref, size)
             print(f"{'':>5}  GridSpectrum(reference) resampler vs scipy bilinear  pooled {pooled_g:.4f}")
     fit.info = dict(
         source="least-squares fit (weight 1/f) to the ImageNet average magnitude spectrum published with MACO "
-               "(Fel et al. 2023; Xplique, MIT), 3 x 512 x 257, decorrelated colour space",
+        "(Fel et al. 2023; Xplique, MIT), 3 x 512 x 257, decorrelated colour space",
         script="scripts/fit_default_spectrum.py",
         log_magnitude_correlation_with_reference=report,
     )

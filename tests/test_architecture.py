@@ -55,7 +55,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(v)
         for w in sorted(graph[v]):
             if state.get(w) == 1:
-                return stack[stack.index(w):] + [w]
+                return stack[stack.index(w) :] + [w]
             if w not in state and (found := visit(w)):
                 return found
         state[v] = 2
@@ -91,8 +91,9 @@ def test_imports_inside_functions_are_only_optional_dependencies():
                         names = [node.module or ""] if not node.level else ["."]
                     else:
                         continue
-                    inner += [f"{path.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names
-                              if n.split(".")[0] not in LAZY]
+                    inner += [
+                        f"{path.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names if n.split(".")[0] not in LAZY
+                    ]
     assert inner == []
 
 

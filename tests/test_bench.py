@@ -14,8 +14,8 @@ from torch import nn
 from phaselens.bench import metrics
 from phaselens.bench.features import features, find_head
 from phaselens.bench.run import BenchConfig, make_visualizations
-from phaselens.config import RunConfig
 from phaselens.cli import main
+from phaselens.config import RunConfig
 from phaselens.model import ImageModel, Preprocess
 from phaselens.transfer import transfer_rate
 
@@ -196,7 +196,9 @@ def test_cached_visualizations_are_reused(tmp_path, cnn):
     again = make_visualizations(cnn, "maco", [0, 1], cfg, cache=tmp_path)
     assert not first.cached and again.cached
     assert torch.allclose(first.images, again.images, atol=1e-6) and again.targets == [0, 1]
-    other = make_visualizations(cnn, "maco", [0, 1], BenchConfig(seeds=1, run=RunConfig(steps=3, image_size=24, crops=2)), cache=tmp_path)
+    other = make_visualizations(
+        cnn, "maco", [0, 1], BenchConfig(seeds=1, run=RunConfig(steps=3, image_size=24, crops=2)), cache=tmp_path
+    )
     assert not other.cached  # a different setting is never served from the cache
     with torch.no_grad():
         cnn.net.head.bias.add_(1.0)
@@ -205,8 +207,26 @@ def test_cached_visualizations_are_reused(tmp_path, cnn):
 
 def test_cli_end_to_end_writes_csv_markdown_and_png(tmp_path, tiny_specs, capsys):
     out = tmp_path / "bench"
-    argv = ["bench", "--models", ",".join(tiny_specs), "--methods", "maco", "--seeds", "2", "--steps", "2",
-            "--size", "32", "--crops", "2", "--per-class", "3", "--quiet", "--out", str(out)]
+    argv = [
+        "bench",
+        "--models",
+        ",".join(tiny_specs),
+        "--methods",
+        "maco",
+        "--seeds",
+        "2",
+        "--steps",
+        "2",
+        "--size",
+        "32",
+        "--crops",
+        "2",
+        "--per-class",
+        "3",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     for name in ("results.csv", "results.md", "results.png", "manifest.json"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
@@ -225,14 +245,17 @@ def test_cli_end_to_end_writes_csv_markdown_and_png(tmp_path, tiny_specs, capsys
     assert (out / "results.md").read_text().split("Run time")[0] == md.split("Run time")[0]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--methods", "maco,deepdream"], "unknown method 'deepdream'"),
-    (["--models", "zoo:nope,zoo:cnn"], "'nope'"),
-    (["--models", "no_such_module_xyz:build,zoo:cnn"], "no_such_module_xyz"),
-    (["--steps", "0"], "--steps must be >= 1"),
-    (["--crop-size", "0.5"], "--crop-size"),
-    (["--spectrum", "missing.npy"], "missing.npy"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--methods", "maco,deepdream"], "unknown method 'deepdream'"),
+        (["--models", "zoo:nope,zoo:cnn"], "'nope'"),
+        (["--models", "no_such_module_xyz:build,zoo:cnn"], "no_such_module_xyz"),
+        (["--steps", "0"], "--steps must be >= 1"),
+        (["--crop-size", "0.5"], "--crop-size"),
+        (["--spectrum", "missing.npy"], "missing.npy"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line_and_no_output(tmp_path, capsys, extra, message):
     out = tmp_path / "never"
     assert main(["bench", "--quiet", "--out", str(out), *extra]) == 2
@@ -271,8 +294,26 @@ def test_cli_with_an_image_folder(tmp_path, tiny_specs):
     folder = tmp_path / "imagefolder"
     write_image_folder(images, labels, [f"{i}" for i in range(10)], folder)  # folders 0..9, 3 images each
     out = tmp_path / "bench"
-    argv = ["bench", "--models", ",".join(tiny_specs), "--methods", "pixel", "--seeds", "1", "--steps", "1",
-            "--size", "32", "--crops", "1", "--images", str(folder), "--quiet", "--out", str(out)]
+    argv = [
+        "bench",
+        "--models",
+        ",".join(tiny_specs),
+        "--methods",
+        "pixel",
+        "--seeds",
+        "1",
+        "--steps",
+        "1",
+        "--size",
+        "32",
+        "--crops",
+        "1",
+        "--images",
+        str(folder),
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     manifest = (out / "manifest.json").read_text()
     assert "image folder" in manifest

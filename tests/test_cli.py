@@ -32,20 +32,59 @@ def test_visualize_writes_images_transparency_grid_and_manifest(tmp_path, capsys
 
 def test_gpu_speed_flags_are_accepted_and_amp_is_off_on_cpu(tmp_path):
     out = tmp_path / "amp"
-    assert main(["visualize", "--target", "class:1", *QUICK, "--amp", "--channels-last", "--device", "cpu",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "visualize",
+                "--target",
+                "class:1",
+                *QUICK,
+                "--amp",
+                "--channels-last",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "manifest.json").read_text())["settings"]["amp"] is False  # bf16 autocast is CUDA-only
 
 
 @pytest.mark.parametrize(
     "target, count",
-    [("class:yellow_star", 1), ("class:all", 10), ("channel:layer2:0-1", 2), ("neuron:layer1.0.conv1:4", 1),
-     ("channel:layer1.0.conv1:all", 32), ("class:3,3,1", 2)],
+    [
+        ("class:yellow_star", 1),
+        ("class:all", 10),
+        ("channel:layer2:0-1", 2),
+        ("neuron:layer1.0.conv1:4", 1),
+        ("channel:layer1.0.conv1:all", 32),
+        ("class:3,3,1", 2),
+    ],
 )
 def test_target_forms(tmp_path, target, count):
     out = tmp_path / "t"
-    assert main(["visualize", "--model", "zoo:vit" if target == "class:all" else "zoo:cnn", "--target", target,
-                 "--steps", "1", "--size", "32", "--crops", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "visualize",
+                "--model",
+                "zoo:vit" if target == "class:all" else "zoo:cnn",
+                "--target",
+                target,
+                "--steps",
+                "1",
+                "--size",
+                "32",
+                "--crops",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(json.loads((out / "manifest.json").read_text())["images"]) == count
 
 
@@ -79,16 +118,22 @@ def test_mistakes_give_one_line_exit_2_and_no_output(tmp_path, capsys, args, wor
 
 
 def test_the_console_script_runs_as_a_module(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "phaselens", "visualize", "--target", "class:nope", "--out",
-                           str(tmp_path / "x")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "phaselens", "visualize", "--target", "class:nope", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown class" in proc.stderr
 
 
 def test_a_reader_that_stops_early_gets_no_traceback():
     # `phaselens layers | head -1` where head has already gone: the pipe is closed before the
     # command (still importing torch) writes a line.
-    proc = subprocess.Popen([sys.executable, "-m", "phaselens", "layers", "--model", "zoo:vit"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phaselens", "layers", "--model", "zoo:vit"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and err == ""
@@ -106,11 +151,14 @@ def test_demo_builds_sites_and_reports_transferability(tmp_path, capsys):
     assert "zoo_cnn/site/index.html" in page and "Transferability" in page
 
 
-@pytest.mark.parametrize("command", [
-    ["visualize", "--target", "class:0", "--out", "{out}"],
-    ["layers"],
-    ["lens", "--target", "class:0", "--no-progress", "--out", "{out}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["visualize", "--target", "class:0", "--out", "{out}"],
+        ["layers"],
+        ["lens", "--target", "class:0", "--no-progress", "--out", "{out}"],
+    ],
+)
 def test_every_model_command_refuses_a_missing_weight_file_the_same_way(tmp_path, capsys, command):
     out = tmp_path / "never"
     argv = [a.replace("{out}", str(out)) for a in command] + ["--model", "zoo:cnn", "--weights", "/nonexistent.pt"]
@@ -122,9 +170,29 @@ def test_every_model_command_refuses_a_missing_weight_file_the_same_way(tmp_path
 
 def test_lens_builds_the_model_from_the_preprocessing_flags(tmp_path, capsys):
     out = tmp_path / "lens"
-    argv = ["lens", "--model", "zoo:cnn", "--input-size", "48", "--mean", "0.4,0.4,0.4", "--std", "0.3,0.3,0.3",
-            "--target", "class:0", "--steps", "2", "--size", "32", "--crops", "2", "--no-progress", "--no-site",
-            "--out", str(out)]
+    argv = [
+        "lens",
+        "--model",
+        "zoo:cnn",
+        "--input-size",
+        "48",
+        "--mean",
+        "0.4,0.4,0.4",
+        "--std",
+        "0.3,0.3,0.3",
+        "--target",
+        "class:0",
+        "--steps",
+        "2",
+        "--size",
+        "32",
+        "--crops",
+        "2",
+        "--no-progress",
+        "--no-site",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     settings = json.loads((out / "lens.json").read_text())["settings"]
     assert settings["input_size"] == [48, 48] and settings["mean"] == [0.4] * 3 and settings["std"] == [0.3] * 3

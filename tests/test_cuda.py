@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from phaselens import logit, visualize
-from phaselens.lens import run_lens
-from phaselens.lens import expand_targets, store
 from phaselens.config import RunConfig
+from phaselens.lens import expand_targets, run_lens, store
 from phaselens.lens.batching import auto_batch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -22,7 +21,7 @@ FAST = dict(steps=8, image_size=48, crops=4, lr=0.1, crop_center_std=0.05)
 def test_visualize_on_gpu_raises_scores_and_returns_cpu_results(cnn):
     r = visualize(cnn.cuda(), logit([0, 3]), **FAST)
     assert r.images.device.type == "cpu" and r.transparency.device.type == "cpu"
-    assert 0 <= r.images.min() and r.images.max() <= 1
+    assert r.images.min() >= 0 and r.images.max() <= 1
     assert (r.trace[-1] > r.trace[0]).all()
     assert next(cnn.parameters()).requires_grad  # weights unfrozen again
 
@@ -72,6 +71,7 @@ def test_lens_on_gpu_makes_every_target(cnn, tmp_path):
 
 def test_a_net_moved_to_the_gpu_before_wrapping_works():
     from conftest import TinyCNN
+
     from phaselens.model import ImageModel, Preprocess
 
     model = ImageModel(TinyCNN().cuda(), Preprocess((0.5,) * 3, (0.25,) * 3, (32, 32)))
@@ -86,6 +86,25 @@ def test_cli_amp_on_gpu(tmp_path):
     from phaselens.cli import main
 
     out = tmp_path / "amp"
-    assert main(["visualize", "--target", "class:1", "--steps", "3", "--size", "48", "--crops", "2", "--amp",
-                 "--device", "cuda", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "visualize",
+                "--target",
+                "class:1",
+                "--steps",
+                "3",
+                "--size",
+                "48",
+                "--crops",
+                "2",
+                "--amp",
+                "--device",
+                "cuda",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "manifest.json").read_text())["settings"]["amp"] is True

@@ -163,7 +163,9 @@ def test_object_is_resolution_independent() -> None:
     red = CLASS_NAMES.index("red_disc")
     small = ProceduralShapes(10, 64, seed=4)[red][0]
     large = ProceduralShapes(10, 128, seed=4)[red][0]
+
     def red_frac(img: torch.Tensor) -> float:
         return float(((img[0] > 0.5) & (img[0] > 2 * img[1]) & (img[0] > 2 * img[2])).float().mean())
+
     assert red_frac(small) > 0.05
     assert red_frac(small) == pytest.approx(red_frac(large), rel=0.15)

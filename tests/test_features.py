@@ -63,8 +63,10 @@ def test_evaluate_reads_a_channels_last_layer_as_the_optimization_does(nhwc):
 
 def test_lens_natural_scores_read_a_channels_last_layer_as_the_optimization_does(nhwc):
     images = torch.rand(3, 3, 32, 48, generator=torch.Generator().manual_seed(2))
-    targets = [Target("channel_2_0003", "channel:2:3", "channel 2:3", "channel", 3, "2"),
-               Target("neuron_2_0001", "neuron:2:1", "neuron 2:1", "neuron", 1, "2")]
+    targets = [
+        Target("channel_2_0003", "channel:2:3", "channel 2:3", "channel", 3, "2"),
+        Target("neuron_2_0001", "neuron:2:1", "neuron 2:1", "neuron", 1, "2"),
+    ]
     scores = score_images(nhwc, targets, images)
     torch.testing.assert_close(scores[:, 0], _true_channel_mean(nhwc, images, 3), atol=1e-5, rtol=1e-5)
     with torch.no_grad():

@@ -62,7 +62,7 @@ def test_load_image_and_load_square(tmp_path: Path) -> None:
     rgb = load_image(tmp_path / "wide.png", (16, 20), 3)
     gray = load_image(tmp_path / "wide.png", (16, 20), 1)
     assert rgb.shape == (3, 16, 20) and gray.shape == (1, 16, 20) and rgb.dtype == torch.float32
-    assert 0 <= float(rgb.min()) and float(rgb.max()) <= 1
+    assert float(rgb.min()) >= 0 and float(rgb.max()) <= 1
     sq = load_square(tmp_path / "wide.png", 12)
     assert sq.shape == (12, 12, 3) and sq.dtype == np.float32
     (tmp_path / "bad.png").write_bytes(b"not a png")

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lens_models import EVIL_NAME, tiny
 from PIL import Image
 
 from phaselens.errors import PhaseLensError
-from phaselens.lens import Shard, build_site, expand_targets, parse_shard, run_lens, shard_from_env, target_seed
-from phaselens.lens import store
+from phaselens.lens import Shard, build_site, expand_targets, parse_shard, run_lens, shard_from_env, store, target_seed
 from phaselens.lens.batching import batch_from_probe
 from phaselens.lens.site import collect
-
-from lens_models import EVIL_NAME, tiny
 
 # Tiny everywhere: 2 shared CPU cores.
 FAST = dict(steps=4, image_size=24, crops=2, progress=False)
@@ -39,8 +37,17 @@ def test_targets_and_seeds(model) -> None:
     assert len(channels) == 12 and channels[5].key == "channel:conv2:5" and channels[5].layer == "conv2"
     # A seed belongs to the target, not to its position in a list or batch.
     assert target_seed(0, "class:3") == target_seed(0, "class:3")
-    assert len({target_seed(0, "class:3"), target_seed(1, "class:3"), target_seed(0, "class:4"),
-                target_seed(0, "class:3", facet=1)}) == 4
+    assert (
+        len(
+            {
+                target_seed(0, "class:3"),
+                target_seed(1, "class:3"),
+                target_seed(0, "class:4"),
+                target_seed(0, "class:3", facet=1),
+            }
+        )
+        == 4
+    )
     assert 0 <= target_seed(7, "channel:conv2:5") < 2**53
     for bad in ("class:9", "channel:nope:1", "pixel:3", "class:"):
         with pytest.raises(PhaseLensError):
@@ -56,7 +63,7 @@ def test_shards_from_environment() -> None:
     assert shard_from_env(dict(slurm, RANK="1", WORLD_SIZE="2", LOCAL_RANK="1")) == Shard(5, 6, 1)
     assert parse_shard("1/4") == Shard(1, 4)
     owned = [[i for i in range(10) if Shard(r, 3).owns(i)] for r in range(3)]
-    assert sorted(sum(owned, [])) == list(range(10))  # no gap, no overlap
+    assert sorted(i for part in owned for i in part) == list(range(10))  # no gap, no overlap
     for bad in ("4/4", "x", "1/0"):
         with pytest.raises(PhaseLensError):
             parse_shard(bad)
@@ -81,7 +88,8 @@ def test_layout_and_batching_does_not_change_images(model, tmp_path) -> None:
     for name in three.names:
         folder = tmp_path / "three" / "targets" / name
         assert {"image.png", "rgba.png", "facet_1.png", "facet_1_rgba.png", "thumb.jpg", "manifest.json"} <= {
-            p.name for p in folder.iterdir()}
+            p.name for p in folder.iterdir()
+        }
         m = json.loads((folder / "manifest.json").read_text())
         m1 = json.loads((tmp_path / "one" / "targets" / name / "manifest.json").read_text())
         assert [f["seed"] for f in m["facets"]] == [f["seed"] for f in m1["facets"]]
@@ -148,7 +156,7 @@ def test_site_data_escapes_names(model, tmp_path) -> None:
     run_lens(model, tmp_path, "class:1-2", **FAST)
     text = (tmp_path / "site" / "data.js").read_text()
     assert text.startswith("window.LENS_DATA = ") and "<" not in text and ">" not in text and "&" not in text
-    data = json.loads(text[len("window.LENS_DATA = "):].rstrip().rstrip(";"))
+    data = json.loads(text[len("window.LENS_DATA = ") :].rstrip().rstrip(";"))
     assert [t["label"] for t in data["targets"]] == ["green", EVIL_NAME]
     assert data["planned"] == 2 and data["targets"][0]["dir"] == "../targets/class_0001_green/"
     for page in ("index.html", "target.html", "lens.js", "lens.css"):
@@ -162,7 +170,9 @@ def test_natural_images_section(model, tmp_path) -> None:
     for cls in ("cats", "dogs"):
         (tmp_path / "images" / cls).mkdir(parents=True)
         for i in range(3):
-            Image.fromarray((rng.random((20, 28, 3)) * 255).astype("uint8")).save(tmp_path / "images" / cls / f"{i}.png")
+            Image.fromarray((rng.random((20, 28, 3)) * 255).astype("uint8")).save(
+                tmp_path / "images" / cls / f"{i}.png"
+            )
     run_lens(model, tmp_path / "lens", "class:0-1", images=tmp_path / "images", top_k=4, **FAST)
     data = collect(tmp_path / "lens")
     section = data["targets"][0]["sections"][0]

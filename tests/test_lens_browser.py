@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lens_models import EVIL_NAME, tiny
 from PIL import Image
 
-from lens_models import EVIL_NAME, tiny
 from phaselens.lens import run_lens
 
 
@@ -44,8 +44,19 @@ def lens(tmp_path_factory) -> Path:
         (root / "images" / cls).mkdir(parents=True)
         for i in range(3):
             Image.fromarray((rng.random((30, 30, 3)) * 255).astype("uint8")).save(root / "images" / cls / f"{i}.png")
-    run_lens(tiny(), root / "out", "class:all", batch=6, facets=2, steps=4, image_size=32, crops=2,
-             images=root / "images", top_k=3, progress=False)
+    run_lens(
+        tiny(),
+        root / "out",
+        "class:all",
+        batch=6,
+        facets=2,
+        steps=4,
+        image_size=32,
+        crops=2,
+        images=root / "images",
+        top_k=3,
+        progress=False,
+    )
     return root / "out"
 
 
@@ -76,17 +87,19 @@ def broken_images(driver) -> list[str]:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, 20).until(
-        lambda d: d.execute_script("return [...document.images].every(i => !i.src || i.complete)"))
+        lambda d: d.execute_script("return [...document.images].every(i => !i.src || i.complete)")
+    )
     return driver.execute_script(
         "return [...document.images].filter(i => i.src && (i.naturalWidth === 0 || i.classList.contains('broken')))"
-        ".map(i => i.src)")
+        ".map(i => i.src)"
+    )
 
 
 def no_alert(driver) -> bool:
     from selenium.common.exceptions import NoAlertPresentException
 
     try:
-        driver.switch_to.alert
+        driver.switch_to.alert  # noqa: B018 - reading it raises when no alert is open
     except NoAlertPresentException:
         return True
     return False

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import lens_models
 import numpy as np
 from PIL import Image
 
-import lens_models
 from phaselens.lens import run_lens
 from phaselens.lens.store import read_complete
 
@@ -49,7 +49,9 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 180) -> None:
     end = time.time() + timeout
     while not predicate():
         if proc.poll() is not None:
-            raise AssertionError(f"the run ended (rc {proc.returncode}) before it could be tested: {proc.stderr.read()}")
+            raise AssertionError(
+                f"the run ended (rc {proc.returncode}) before it could be tested: {proc.stderr.read()}"
+            )
         if time.time() > end:
             proc.kill()
             raise AssertionError("timed out waiting for the run")
@@ -70,8 +72,14 @@ def check_whole(out: Path) -> None:
 
 def test_killed_run_resumes_to_the_same_folder(tmp_path) -> None:
     work, ref = tmp_path / "work", tmp_path / "ref"
-    proc = subprocess.Popen(command("lens", "--out", str(work), "--no-progress", *SLOW), cwd=REPO, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command("lens", "--out", str(work), "--no-progress", *SLOW),
+        cwd=REPO,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(lambda: len(manifests(work)) >= 1, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -86,7 +94,9 @@ def test_killed_run_resumes_to_the_same_folder(tmp_path) -> None:
     check_whole(work)
 
     # The uninterrupted run, in this process, with the same settings.
-    run_lens(lens_models.tiny(), ref, "class:all", batch=2, steps=24, image_size=24, crops=2, progress=False, site=False)
+    run_lens(
+        lens_models.tiny(), ref, "class:all", batch=2, steps=24, image_size=24, crops=2, progress=False, site=False
+    )
     names = sorted(p.parent.name for p in manifests(ref))
     assert sorted(p.parent.name for p in manifests(work)) == names and len(names) == 6
     for name in names:
@@ -107,8 +117,24 @@ def test_killed_run_resumes_to_the_same_folder(tmp_path) -> None:
 def test_two_torchrun_ranks_cover_every_target_once(tmp_path) -> None:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     out = tmp_path / "lens"
-    done = run(command("lens", "--out", str(out), "--steps", "3", "--size", "24", "--crops", "2", "--batch", "2",
-                       "--no-progress", launcher=launcher), timeout=300)
+    done = run(
+        command(
+            "lens",
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--size",
+            "24",
+            "--crops",
+            "2",
+            "--batch",
+            "2",
+            "--no-progress",
+            launcher=launcher,
+        ),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     made = sorted(line.split(" in batches")[0] for line in done.stdout.splitlines() if line.startswith("lens (shard"))
     assert made == [f"lens (shard {r}/2 on cpu): made 3, already complete 0, of 3 targets" for r in range(2)]
@@ -120,14 +146,46 @@ def test_two_torchrun_ranks_cover_every_target_once(tmp_path) -> None:
 
 def test_a_second_run_on_the_same_folder_is_refused(tmp_path) -> None:
     out = tmp_path / "lens"
-    first = subprocess.Popen(command("lens", "--out", str(out), "--no-progress", "--steps", "5000", "--size", "24",
-                                     "--crops", "1", "--batch", "6"),
-                             cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        command(
+            "lens",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--steps",
+            "5000",
+            "--size",
+            "24",
+            "--crops",
+            "1",
+            "--batch",
+            "6",
+        ),
+        cwd=REPO,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lock = out / "locks" / "shard-0-of-1.lock"
     try:
         wait_for(lambda: lock.is_file() and lock.read_text().startswith("pid"), first)
-        second = run(command("lens", "--out", str(out), "--no-progress", "--steps", "5000", "--size", "24",
-                             "--crops", "1", "--batch", "6"))
+        second = run(
+            command(
+                "lens",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--steps",
+                "5000",
+                "--size",
+                "24",
+                "--crops",
+                "1",
+                "--batch",
+                "6",
+            )
+        )
         assert second.returncode == 2
         assert "already working on shard 0/1" in second.stderr and f"pid {first.pid}" in second.stderr
         assert first.poll() is None  # the first run goes on

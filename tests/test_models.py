@@ -160,12 +160,22 @@ def test_swin_nhwc_found_when_shape_cannot_tell():
     # 16 channels on a 16 x 16 grid: (1, 16, 16, 16) reads either way; the dry run knows it is NHWC.
     from phaselens import ImageModel, Preprocess
 
-    net = timm.create_model("swin_tiny_patch4_window7_224", img_size=64, embed_dim=16, depths=(1, 1, 1, 1),
-                            num_heads=(1, 1, 1, 1), num_classes=4)
+    net = timm.create_model(
+        "swin_tiny_patch4_window7_224",
+        img_size=64,
+        embed_dim=16,
+        depths=(1, 1, 1, 1),
+        num_heads=(1, 1, 1, 1),
+        num_classes=4,
+    )
     model = ImageModel(net, Preprocess(input_size=(64, 64)))
     lay = cached_layouts(model, ["patch_embed", "layers.0", "layers.1", "patch_embed.proj"])
     assert {k: v.kind for k, v in lay.items()} == {
-        "patch_embed": "nhwc", "layers.0": "nhwc", "layers.1": "nhwc", "patch_embed.proj": "nchw"}
+        "patch_embed": "nhwc",
+        "layers.0": "nhwc",
+        "layers.1": "nhwc",
+        "patch_embed.proj": "nchw",
+    }
     out = torch.randn(1, 16, 16, 16)
     value = channel("layers.0", 3)(_ctx({"layers.0": out}, lay))
     assert torch.allclose(value, out[..., 3].mean())
@@ -313,8 +323,14 @@ def hf_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("hf_vit")
     torch.manual_seed(0)
     config = transformers.ViTConfig(
-        image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=3, id2label={0: "cat", 1: "goldfish", 2: "tench"},
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+        id2label={0: "cat", 1: "goldfish", 2: "tench"},
         label2id={"cat": 0, "goldfish": 1, "tench": 2},
     )
     transformers.ViTForImageClassification(config).save_pretrained(path)
@@ -337,7 +353,9 @@ def test_hf_local_dir(hf_dir):
     assert rows[layer].shape == (17, 32)  # CLS + 4 x 4 patches, from a block returning a tuple or tensor
     assert cached_layouts(model, [layer])[layer].prefix_tokens == 1
     assert_rises(visualize(model, logit([1, 2]), seed=[0, 1], **{**RUN, "image_size": 48}))
-    assert_rises(visualize(model, channel(layer, live_channels(model, layer)), seed=[0, 1], **{**RUN, "image_size": 48}))
+    assert_rises(
+        visualize(model, channel(layer, live_channels(model, layer)), seed=[0, 1], **{**RUN, "image_size": 48})
+    )
 
 
 def test_hf_sizes_and_random_init(hf_dir):
@@ -486,7 +504,9 @@ def test_register_source(tiny_source, tmp_path):
     loaded = load_model("tn:4", weights=tmp_path / "w.safetensors")
     assert _same_state(loaded.net, trained) and loaded.name == "tiny:4 (weights: w.safetensors)"
 
-    with pytest.raises(PhaseLensError, match=r"schemes: zoo, timm, torchvision, tv, hf, tiny, tn\).*tiny:CLASSES, a TorchScript"):
+    with pytest.raises(
+        PhaseLensError, match=r"schemes: zoo, timm, torchvision, tv, hf, tiny, tn\).*tiny:CLASSES, a TorchScript"
+    ):
         parse_spec("x:y:z")
     with pytest.raises(ValueError, match="already registered"):
         register_source("tv", source.load)
@@ -556,8 +576,26 @@ def test_cli_layers_and_visualize(tmp_path, capsys):
     code, out, _ = _cli(["layers", "--model", "timm:resnet18", "--no-pretrained", "--filter", "layer4"], capsys)
     assert code == 0 and "layer4.1.conv2" in out and "512x7x7" in out
     code, out, _ = _cli(
-        ["visualize", "--model", "timm:resnet18", "--no-pretrained", "--input-size", "48", "--target",
-         "class:goldfish", "--steps", "2", "--size", "48", "--crops", "2", "--out", str(tmp_path / "o")], capsys)
+        [
+            "visualize",
+            "--model",
+            "timm:resnet18",
+            "--no-pretrained",
+            "--input-size",
+            "48",
+            "--target",
+            "class:goldfish",
+            "--steps",
+            "2",
+            "--size",
+            "48",
+            "--crops",
+            "2",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
     assert code == 0 and (tmp_path / "o" / "class_0001_goldfish.png").is_file()
 
 

@@ -134,7 +134,7 @@ def test_transparency_is_the_accumulated_input_gradient():
     t = r.transparency[0]
     assert float(t[0].sum()) > 0 and float(t[1:].abs().sum()) == 0
     alpha = r.alpha()
-    assert alpha.shape == (1, 1, 48, 48) and 0 <= float(alpha.min()) and float(alpha.max()) == pytest.approx(1.0)
+    assert alpha.shape == (1, 1, 48, 48) and float(alpha.min()) >= 0 and float(alpha.max()) == pytest.approx(1.0)
 
 
 def test_forward_stops_after_the_last_needed_layer(cnn):
@@ -149,7 +149,9 @@ def test_forward_stops_after_the_last_needed_layer(cnn):
 def test_bad_inputs_are_clear_errors(cnn):
     with pytest.raises(PhaseLensError, match="no layer named 'conv3'.*closest: conv2, conv1"):
         visualize(cnn, channel("conv3", 0), **FAST)
-    with pytest.raises(PhaseLensError, match=r"channel 16 is out of range: layer conv2 has 16 channels \(valid 0..15\)"):
+    with pytest.raises(
+        PhaseLensError, match=r"channel 16 is out of range: layer conv2 has 16 channels \(valid 0..15\)"
+    ):
         visualize(cnn, channel("conv2", 16), **FAST)
     with pytest.raises(PhaseLensError, match="class 5 is out of range"):
         visualize(cnn, [4, 5], **FAST)

@@ -68,8 +68,12 @@ def test_default_same_physical_frequency_same_ratio() -> None:
     b = big[:, 2:64:6, 2:64:6] / big[:, 2, 2].view(3, 1, 1)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=0)
     # Size scaling: non-DC bins grow as sqrt(H W), the DC as H W.
-    torch.testing.assert_close(big[:, 2, 2] / small[:, 1, 1], torch.full((3,), 2.0, dtype=torch.float64), rtol=1e-5, atol=0)
-    torch.testing.assert_close(big[:, 0, 0] / small[:, 0, 0], torch.full((3,), 4.0, dtype=torch.float64), rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        big[:, 2, 2] / small[:, 1, 1], torch.full((3,), 2.0, dtype=torch.float64), rtol=1e-5, atol=0
+    )
+    torch.testing.assert_close(
+        big[:, 0, 0] / small[:, 0, 0], torch.full((3,), 4.0, dtype=torch.float64), rtol=1e-5, atol=0
+    )
 
 
 @pytest.mark.parametrize("h,w", [(32, 32), (33, 47), (64, 31), (17, 16)])
@@ -127,9 +131,13 @@ def test_grid_variants_and_bad_grids(tmp_path: Path) -> None:
     s = load_spectrum(tmp_path / "plane.npy")
     assert s.magnitude(16, 16).shape == (3, 16, 9)
     assert torch.equal(s.magnitude(16, 16)[2], torch.from_numpy(plane))
-    for name, arr in [("bad_shape.npy", np.ones((3, 16, 16))), ("two.npy", np.ones((2, 16, 9))),
-                      ("nan.npy", np.full((3, 16, 9), np.nan)), ("neg.npy", -np.ones((3, 16, 9))),
-                      ("complex.npy", np.ones((3, 16, 9), dtype=np.complex64))]:
+    for name, arr in [
+        ("bad_shape.npy", np.ones((3, 16, 16))),
+        ("two.npy", np.ones((2, 16, 9))),
+        ("nan.npy", np.full((3, 16, 9), np.nan)),
+        ("neg.npy", -np.ones((3, 16, 9))),
+        ("complex.npy", np.ones((3, 16, 9), dtype=np.complex64)),
+    ]:
         np.save(tmp_path / name, arr)
         with pytest.raises(PhaseLensError):
             load_spectrum(tmp_path / name)
@@ -166,7 +174,9 @@ def chosen_magnitude(n: int) -> torch.Tensor:
     fx = torch.fft.rfftfreq(n, dtype=torch.float64).view(1, -1)
     f = torch.sqrt(fy**2 + fx**2).clamp_min(1.0 / n)
     theta = torch.atan2(fy, fx)
-    mags = [s * f ** -a * (1 + b * torch.cos(2 * theta)) for s, a, b in [(1.0, 1.2, 0.3), (0.5, 0.8, -0.2), (0.35, 1.0, 0.0)]]
+    mags = [
+        s * f**-a * (1 + b * torch.cos(2 * theta)) for s, a, b in [(1.0, 1.2, 0.3), (0.5, 0.8, -0.2), (0.35, 1.0, 0.0)]
+    ]
     mag = torch.stack(mags)
     mag[:, 0, 0] = 0
     return mag
@@ -268,7 +278,10 @@ def image_folder(tmp_path_factory) -> Path:
 
 def test_cli_build_and_show(image_folder: Path, tmp_path: Path, capsys) -> None:
     npy, js, png = tmp_path / "s.npy", tmp_path / "s.json", tmp_path / "s.png"
-    assert main(["spectrum", "build", str(image_folder), "--size", str(N), "--out", str(npy), "--quiet", "--workers", "1"]) == 0
+    assert (
+        main(["spectrum", "build", str(image_folder), "--size", str(N), "--out", str(npy), "--quiet", "--workers", "1"])
+        == 0
+    )
     assert "averaged 8 images" in capsys.readouterr().out
     grid = np.load(npy)
     assert grid.shape == (3, N, N // 2 + 1) and grid.dtype == np.float32

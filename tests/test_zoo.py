@@ -31,7 +31,7 @@ def test_one_list_of_models() -> None:
     from phaselens.zoo.nets import ARCHITECTURES
     from phaselens.zoo.train import RECIPES
 
-    assert zoo.NAMES == tuple(ARCHITECTURES)
+    assert tuple(ARCHITECTURES) == zoo.NAMES
     assert set(RECIPES) == set(zoo.NAMES)
 
 

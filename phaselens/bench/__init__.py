@@ -23,7 +23,24 @@ from .report import markdown_report, summarize, to_csv
 from .run import BenchConfig, BenchResult, run_bench
 
 __all__ = [
-    "BenchConfig", "BenchResult", "Reference", "apply_mask", "class_similarity", "cosine_matrix", "features",
-    "fid", "find_head", "folder_reference", "frechet_distance", "markdown_report", "pca_basis", "plausibility",
-    "procedural_reference", "run_bench", "summarize", "to_csv", "transferability", "write_image_folder",
+    "BenchConfig",
+    "BenchResult",
+    "Reference",
+    "apply_mask",
+    "class_similarity",
+    "cosine_matrix",
+    "features",
+    "fid",
+    "find_head",
+    "folder_reference",
+    "frechet_distance",
+    "markdown_report",
+    "pca_basis",
+    "plausibility",
+    "procedural_reference",
+    "run_bench",
+    "summarize",
+    "to_csv",
+    "transferability",
+    "write_image_folder",
 ]

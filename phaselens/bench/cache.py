@@ -25,8 +25,21 @@ from ..util import slug
 
 PACKAGE = Path(__file__).resolve().parent.parent
 # The code whose changes change images (relative to the package folder).
-IMAGE_CODE = ("param.py", "transforms.py", "render.py", "color.py", "rng.py", "fourier.py", "objectives.py",
-              "config.py", "spectrum*.py", "spectrum*.json", "spectrum/*.py", "spectrum/*.json", "features/*.py")
+IMAGE_CODE = (
+    "param.py",
+    "transforms.py",
+    "render.py",
+    "color.py",
+    "rng.py",
+    "fourier.py",
+    "objectives.py",
+    "config.py",
+    "spectrum*.py",
+    "spectrum*.json",
+    "spectrum/*.py",
+    "spectrum/*.json",
+    "features/*.py",
+)
 
 
 def file_digest(path: str | Path | None) -> str | None:
@@ -62,8 +75,16 @@ def cache_key(model: ImageModel, config: RunConfig, classes: list[int], seeds: i
     if config.method == "maco":
         spectrum = config.spectrum
         key["spectrum"] = file_digest(spectrum) if isinstance(spectrum, (str, Path)) else settings["spectrum"]
-    return dict(key, model=model.name, weights=model_digest(model), classes=classes, seeds=seeds,
-                version=__version__, torch=torch.__version__, code=code_digest())
+    return dict(
+        key,
+        model=model.name,
+        weights=model_digest(model),
+        classes=classes,
+        seeds=seeds,
+        version=__version__,
+        torch=torch.__version__,
+        code=code_digest(),
+    )
 
 
 def cache_path(folder: Path, model: ImageModel, key: dict[str, Any]) -> Path:
@@ -80,11 +101,26 @@ def load(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     return saved if saved.get("key") == json.dumps(key, sort_keys=True) else None
 
 
-def save(path: Path, key: dict[str, Any], images: torch.Tensor, alpha: torch.Tensor, targets: list[int],
-         seeds: list[int], seconds: float) -> None:
+def save(
+    path: Path,
+    key: dict[str, Any],
+    images: torch.Tensor,
+    alpha: torch.Tensor,
+    targets: list[int],
+    seeds: list[int],
+    seconds: float,
+) -> None:
     """Write one entry atomically; images and alpha in [0, 1] are stored as uint8."""
     buf = io.BytesIO()
-    torch.save(dict(key=json.dumps(key, sort_keys=True), images=(images * 255).round().to(torch.uint8),
-                    alpha=(alpha * 255).round().to(torch.uint8), targets=targets, seeds=seeds,
-                    seconds=seconds), buf)
+    torch.save(
+        dict(
+            key=json.dumps(key, sort_keys=True),
+            images=(images * 255).round().to(torch.uint8),
+            alpha=(alpha * 255).round().to(torch.uint8),
+            targets=targets,
+            seeds=seeds,
+            seconds=seconds,
+        ),
+        buf,
+    )
     atomic_write_bytes(path, buf.getvalue())

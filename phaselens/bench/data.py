@@ -10,9 +10,9 @@ standard 1000-class index order).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -55,8 +55,14 @@ def procedural_reference(per_class: int, size: int = 64, seeds: int = 1) -> Refe
     held-out images per class (seed `HOLDOUT_SEED`) for the natural reference row."""
     images, labels = make_batch(per_class * NUM_CLASSES, size, REFERENCE_SEED)
     hold, hold_labels = make_batch(seeds * NUM_CLASSES, size, HOLDOUT_SEED)
-    return Reference(images, labels, list(range(NUM_CLASSES)),
-                     f"ProceduralShapes(seed={REFERENCE_SEED}, {per_class}/class, {size}px)", hold, hold_labels)
+    return Reference(
+        images,
+        labels,
+        list(range(NUM_CLASSES)),
+        f"ProceduralShapes(seed={REFERENCE_SEED}, {per_class}/class, {size}px)",
+        hold,
+        hold_labels,
+    )
 
 
 def class_folders(root: str | os.PathLike) -> list[Path]:
@@ -81,7 +87,11 @@ def folder_classes(names: Sequence[str], class_names: Sequence[str] | None) -> l
 
 
 def folder_reference(
-    root: str | os.PathLike, class_names: Sequence[str] | None, size: int, per_class: int, seeds: int = 1,
+    root: str | os.PathLike,
+    class_names: Sequence[str] | None,
+    size: int,
+    per_class: int,
+    seeds: int = 1,
 ) -> Reference:
     """Up to `per_class` images of each class folder, resized and centre-cropped to `size`.
 
@@ -105,8 +115,12 @@ def folder_reference(
             target[0].append(torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))))
             target[1].append(k)
     return Reference(
-        torch.stack(images), torch.tensor(labels), sorted(set(indices)), f"image folder {root} ({size}px)",
-        torch.stack(hold) if hold else None, torch.tensor(hold_labels) if hold_labels else None,
+        torch.stack(images),
+        torch.tensor(labels),
+        sorted(set(indices)),
+        f"image folder {root} ({size}px)",
+        torch.stack(hold) if hold else None,
+        torch.tensor(hold_labels) if hold_labels else None,
     )
 
 

@@ -8,7 +8,7 @@ See docs/benchmark.md for the definitions these functions implement.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -63,8 +63,11 @@ def class_similarity(features: torch.Tensor, natural: torch.Tensor, labels: torc
 
 
 def plausibility(
-    features: torch.Tensor, targets: Sequence[int] | torch.Tensor,
-    natural: torch.Tensor, labels: torch.Tensor, classes: int,
+    features: torch.Tensor,
+    targets: Sequence[int] | torch.Tensor,
+    natural: torch.Tensor,
+    labels: torch.Tensor,
+    classes: int,
 ) -> dict[str, float]:
     """Plausibility of visualizations against natural images, in one feature space.
 
@@ -120,7 +123,9 @@ def gaussian_stats(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False))
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
     """Fréchet distance of two Gaussians: |mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)).
 
     The matrix square root is scipy.linalg.sqrtm. When S1 S2 is singular enough

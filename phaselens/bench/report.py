@@ -12,17 +12,26 @@ import csv
 import io
 import math
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from .run import NATURAL, SCORES
 
 CSV_FIELDS = ("model", "method", "seed", "evaluator", "self_eval", "masked", "n", *SCORES)
-LABELS = dict(plausibility="plausibility ↑", margin="margin ↑", rank_accuracy="rank acc ↑",
-              fid="FID ↓", transfer="transfer ↑", self_top1="self top-1")
-PLOT_LABELS = dict(plausibility="plausibility (higher is better)", fid="FID (lower is better)",
-                   transfer="transferability (higher is better)")
+LABELS = dict(
+    plausibility="plausibility ↑",
+    margin="margin ↑",
+    rank_accuracy="rank acc ↑",
+    fid="FID ↓",
+    transfer="transfer ↑",
+    self_top1="self top-1",
+)
+PLOT_LABELS = dict(
+    plausibility="plausibility (higher is better)",
+    fid="FID (lower is better)",
+    transfer="transferability (higher is better)",
+)
 COLOURS = {"maco": (214, 96, 44), "fourier": (52, 110, 196), "pixel": (120, 120, 120), NATURAL: (70, 160, 90)}
 OTHER_COLOURS = [(150, 80, 170), (200, 160, 40), (40, 170, 170)]
 
@@ -33,8 +42,9 @@ def to_csv(rows: Sequence[dict]) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else int(v) if isinstance(v, bool) else v)
-                    for k, v in r.items()})
+        w.writerow(
+            {k: (f"{v:.6g}" if isinstance(v, float) else int(v) if isinstance(v, bool) else v) for k, v in r.items()}
+        )
     return buf.getvalue()
 
 
@@ -70,10 +80,10 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
     groups: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:  # keep first-seen order of groups
         groups[(r["model"], r["method"], r["masked"])]
-    for (model, method, masked, seed), scores in per_seed.items():
+    for (model, method, masked, _seed), scores in per_seed.items():
         for s, vals in scores.items():
             groups[(model, method, masked)][s].append(_mean(vals))
-    for (model, method, masked, seed), vals in self_seed.items():
+    for (model, method, masked, _seed), vals in self_seed.items():
         groups[(model, method, masked)]["self_top1"].append(_mean(vals))
     out = []
     for (model, method, masked), scores in groups.items():
@@ -112,7 +122,9 @@ def _cell(mean: float, std: float, digits: int) -> str:
 DIGITS = dict(plausibility=3, margin=3, rank_accuracy=2, fid=2, transfer=2, self_top1=2)
 
 
-def markdown_table(summary: Sequence[dict], columns: Sequence[str] = (*SCORES, "self_top1"), by_model: bool = True) -> str:
+def markdown_table(
+    summary: Sequence[dict], columns: Sequence[str] = (*SCORES, "self_top1"), by_model: bool = True
+) -> str:
     """A Markdown table: one line per (model, method), one column per score, for one mask setting."""
     head = (["model"] if by_model else []) + ["method"] + [LABELS[c] for c in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -129,12 +141,20 @@ def markdown_report(summary: Sequence[dict], title: str = "", notes: Sequence[st
     for masked in (False, True):
         label = "with the transparency mask (image · α + grey · (1 − α))" if masked else "without mask"
         rows = [r for r in summary if r["masked"] == masked]
-        parts += [f"## All models, {label}", "",
-                  "Mean over models of each model's score; ± is the std across models.", "",
-                  markdown_table(overall(rows), by_model=False), "",
-                  f"## Per model, {label}", "",
-                  "Scores averaged over the evaluators other than the model; ± is the std over seeds.", "",
-                  markdown_table(rows), ""]
+        parts += [
+            f"## All models, {label}",
+            "",
+            "Mean over models of each model's score; ± is the std across models.",
+            "",
+            markdown_table(overall(rows), by_model=False),
+            "",
+            f"## Per model, {label}",
+            "",
+            "Scores averaged over the evaluators other than the model; ± is the std over seeds.",
+            "",
+            markdown_table(rows),
+            "",
+        ]
     return "\n".join(parts).lstrip("\n")
 
 
@@ -170,8 +190,13 @@ def bar_chart(summary: Sequence[dict], title: str = "") -> Image.Image:
     d = ImageDraw.Draw(img)
     small, big = _font(11), _font(14)
     d.text((PAD, 10), title, fill="black", font=big)
-    d.text((PAD, 32), "groups: the visualized model; each score averaged over the other models (evaluators); "
-           "whiskers: std over seeds", fill=(80, 80, 80), font=small)
+    d.text(
+        (PAD, 32),
+        "groups: the visualized model; each score averaged over the other models (evaluators); "
+        "whiskers: std over seeds",
+        fill=(80, 80, 80),
+        font=small,
+    )
     x = PAD  # legend
     for m in methods:
         d.rectangle([x, height - 24, x + 12, height - 12], fill=_colour(m, methods))
@@ -182,16 +207,36 @@ def bar_chart(summary: Sequence[dict], title: str = "") -> Image.Image:
         for col, score in enumerate(PLOT_SCORES):
             x0 = PAD + col * (PANEL_W + PAD)
             y0 = 2 * PAD + row * (PANEL_H + PAD)
-            _panel(d, rows, models, methods, score, (x0, y0), f"{PLOT_LABELS[score]}, {'mask' if masked else 'no mask'}", small)
+            _panel(
+                d,
+                rows,
+                models,
+                methods,
+                score,
+                (x0, y0),
+                f"{PLOT_LABELS[score]}, {'mask' if masked else 'no mask'}",
+                small,
+            )
     return img
 
 
-def _panel(d: ImageDraw.ImageDraw, rows: dict, models: list[str], methods: list[str], score: str,
-           origin: tuple[int, int], title: str, font) -> None:
+def _panel(
+    d: ImageDraw.ImageDraw,
+    rows: dict,
+    models: list[str],
+    methods: list[str],
+    score: str,
+    origin: tuple[int, int],
+    title: str,
+    font,
+) -> None:
     x0, y0 = origin
     plot_top, plot_bottom = y0 + 24, y0 + PANEL_H - 22
-    vals = [r[score] + (0 if math.isnan(r[f"{score}_std"]) else r[f"{score}_std"])
-            for r in rows.values() if not math.isnan(r[score])]
+    vals = [
+        r[score] + (0 if math.isnan(r[f"{score}_std"]) else r[f"{score}_std"])
+        for r in rows.values()
+        if not math.isnan(r[score])
+    ]
     top = max([v for v in vals] + [1e-9])
     top = 1.0 if score in ("transfer", "rank_accuracy") else _nice(top)
     lo = min([0.0] + [r[score] for r in rows.values() if not math.isnan(r[score])])
@@ -213,15 +258,21 @@ def _panel(d: ImageDraw.ImageDraw, rows: dict, models: list[str], methods: list[
             if r is None or math.isnan(r[score]):
                 continue
             bx = gx + b * bar_w
-            d.rectangle([bx, min(y_of(r[score]), y_of(0)), bx + bar_w - 2, max(y_of(r[score]), y_of(0))],
-                        fill=_colour(method, methods))
+            d.rectangle(
+                [bx, min(y_of(r[score]), y_of(0)), bx + bar_w - 2, max(y_of(r[score]), y_of(0))],
+                fill=_colour(method, methods),
+            )
             std = r[f"{score}_std"]
             if not math.isnan(std):
                 cx = bx + bar_w / 2 - 1
                 d.line([cx, y_of(r[score] - std), cx, y_of(r[score] + std)], fill="black")
         label = model.split(":")[-1][:14]
-        d.text((x0 + g * group_w + group_w / 2 - d.textlength(label, font=font) / 2, plot_bottom + 4),
-               label, fill="black", font=font)
+        d.text(
+            (x0 + g * group_w + group_w / 2 - d.textlength(label, font=font) / 2, plot_bottom + 4),
+            label,
+            fill="black",
+            font=font,
+        )
 
 
 def _nice(v: float) -> float:

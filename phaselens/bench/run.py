@@ -10,9 +10,9 @@ cached in the output folder, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -55,8 +55,13 @@ class BenchConfig:
 
     def manifest(self) -> dict:
         """The settings as JSON values, for the run's manifest."""
-        return dict(methods=list(self.methods), seeds=self.seeds, run=self.run.manifest(), fid_dims=self.fid_dims,
-                    natural_row=self.natural_row)
+        return dict(
+            methods=list(self.methods),
+            seeds=self.seeds,
+            run=self.run.manifest(),
+            fid_dims=self.fid_dims,
+            natural_row=self.natural_row,
+        )
 
 
 @dataclass
@@ -88,8 +93,12 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
 
 
 def make_visualizations(
-    model: ImageModel, method: str, classes: list[int], cfg: BenchConfig,
-    cache: Path | None = None, on_step: Callable[[], None] | None = None,
+    model: ImageModel,
+    method: str,
+    classes: list[int],
+    cfg: BenchConfig,
+    cache: Path | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> Visualizations:
     """All classes x seeds of one model and method, in one batch (or from `cache`)."""
     run = cfg.run.replace(method=method)
@@ -97,8 +106,14 @@ def make_visualizations(
     path = vis_cache.cache_path(cache, model, key) if cache else None
     saved = vis_cache.load(path, key) if path is not None else None
     if saved is not None:
-        return Visualizations(saved["images"].float() / 255, saved["alpha"].float() / 255,
-                              saved["targets"], saved["seeds"], float(saved["seconds"]), cached=True)
+        return Visualizations(
+            saved["images"].float() / 255,
+            saved["alpha"].float() / 255,
+            saved["targets"],
+            saved["seeds"],
+            float(saved["seconds"]),
+            cached=True,
+        )
     seeds = [s for s in range(cfg.seeds) for _ in classes]
     targets = list(classes) * cfg.seeds
     start = time.perf_counter()
@@ -129,7 +144,12 @@ def prepare_evaluators(evaluators: dict[str, ImageModel], ref: Reference, fid_di
 
 
 def score(
-    images: torch.Tensor, targets: list[int], seeds: list[int], ev: EvaluatorData, ref: Reference, classes: int,
+    images: torch.Tensor,
+    targets: list[int],
+    seeds: list[int],
+    ev: EvaluatorData,
+    ref: Reference,
+    classes: int,
 ) -> list[dict]:
     """One row of scores per seed, for one image set under one evaluator."""
     feats = features(ev.model, images)
@@ -139,11 +159,15 @@ def score(
     for s in sorted(set(seeds)):
         idx = torch.tensor([i for i, v in enumerate(seeds) if v == s])
         p = metrics.plausibility(feats[idx], t[idx], ev.natural, ref.labels, classes)
-        rows.append(dict(
-            seed=s, n=len(idx), **p,
-            fid=metrics.fid(feats[idx], ev.natural, ev.basis) if len(idx) >= 2 else float("nan"),
-            transfer=metrics.transferability(preds[idx], t[idx]),
-        ))
+        rows.append(
+            dict(
+                seed=s,
+                n=len(idx),
+                **p,
+                fid=metrics.fid(feats[idx], ev.natural, ev.basis) if len(idx) >= 2 else float("nan"),
+                transfer=metrics.transferability(preds[idx], t[idx]),
+            )
+        )
     return rows
 
 
@@ -219,7 +243,7 @@ def run_bench(
             bar.set_description(f"{spec} {method}")
             done = [0]
 
-            def tick() -> None:
+            def tick(done: list[int] = done) -> None:
                 done[0] += 1
                 bar.update(1)
 
@@ -231,8 +255,16 @@ def run_bench(
                 imgs = metrics.apply_mask(vis.images, vis.alpha) if masked else vis.images
                 for ev_name, ev in evs.items():
                     for r in score(imgs, vis.targets, vis.seeds, ev, ref, classes):
-                        rows.append(dict(model=spec, method=method, evaluator=ev_name,
-                                         self_eval=ev_name == spec, masked=masked, **r))
+                        rows.append(
+                            dict(
+                                model=spec,
+                                method=method,
+                                evaluator=ev_name,
+                                self_eval=ev_name == spec,
+                                masked=masked,
+                                **r,
+                            )
+                        )
         nat = natural_set(ref, cfg.seeds) if cfg.natural_row else None
         if nat is not None:
             imgs, targets, seed_of = nat
@@ -240,8 +272,17 @@ def run_bench(
                 scored = score(imgs, targets, seed_of, ev, ref, classes)
                 for spec in models:  # the same images; repeated per model so each table has its reference
                     for masked in (False, True):  # natural images have no mask: alpha = 1
-                        rows += [dict(model=spec, method=NATURAL, evaluator=ev_name, self_eval=ev_name == spec,
-                                      masked=masked, **r) for r in scored]
+                        rows += [
+                            dict(
+                                model=spec,
+                                method=NATURAL,
+                                evaluator=ev_name,
+                                self_eval=ev_name == spec,
+                                masked=masked,
+                                **r,
+                            )
+                            for r in scored
+                        ]
     finally:
         bar.close()
     return BenchResult(rows, visuals, seconds)

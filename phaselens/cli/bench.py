@@ -39,27 +39,58 @@ GRID_CLASSES = 16
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="benchmark visualization methods: plausibility, FID, transferability",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                   help=f"comma-separated model specs to visualize (default {','.join(DEFAULT_MODELS)})")
-    p.add_argument("--evaluators", default=None,
-                   help="comma-separated extra evaluator specs (default: only the models, each scoring the others)")
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)})")
-    p.add_argument("--images", default=None, metavar="DIR",
-                   help="natural images, one subfolder per class (ImageFolder); default: the procedural dataset")
-    p.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
-                   help=f"natural images per class (default {DEFAULT_PER_CLASS})")
-    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"visualizations per class (default {DEFAULT_SEEDS})")
+    p = sub.add_parser(
+        "bench",
+        help="benchmark visualization methods: plausibility, FID, transferability",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help=f"comma-separated model specs to visualize (default {','.join(DEFAULT_MODELS)})",
+    )
+    p.add_argument(
+        "--evaluators",
+        default=None,
+        help="comma-separated extra evaluator specs (default: only the models, each scoring the others)",
+    )
+    p.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)})",
+    )
+    p.add_argument(
+        "--images",
+        default=None,
+        metavar="DIR",
+        help="natural images, one subfolder per class (ImageFolder); default: the procedural dataset",
+    )
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=DEFAULT_PER_CLASS,
+        help=f"natural images per class (default {DEFAULT_PER_CLASS})",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=DEFAULT_SEEDS, help=f"visualizations per class (default {DEFAULT_SEEDS})"
+    )
     add_run_args(p, method=False, seed=False)
-    p.add_argument("--fid-dims", type=int, default=DEFAULT_FID_DIMS,
-                   help=f"FID in this many principal directions (default {DEFAULT_FID_DIMS})")
+    p.add_argument(
+        "--fid-dims",
+        type=int,
+        default=DEFAULT_FID_DIMS,
+        help=f"FID in this many principal directions (default {DEFAULT_FID_DIMS})",
+    )
     p.add_argument("--no-natural", action="store_true", help="skip the held-out natural-image reference row")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--cache", default=None, metavar="DIR",
-                   help="where visualizations are cached (default OUT/cache); runs sharing it reuse "
-                   "every visualization whose settings match (e.g. fourier and pixel across --spectrum runs)")
+    p.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="where visualizations are cached (default OUT/cache); runs sharing it reuse "
+        "every visualization whose settings match (e.g. fourier and pixel across --spectrum runs)",
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute visualizations even if the cache has them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output folder")
@@ -72,8 +103,12 @@ def _check(args: argparse.Namespace) -> BenchConfig:
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise PhaseLensError(f"unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
-    for name, value, low in (("seeds", args.seeds, 1), ("per-class", args.per_class, 2), ("crops", args.crops, 1),
-                             ("fid-dims", args.fid_dims, 1)):
+    for name, value, low in (
+        ("seeds", args.seeds, 1),
+        ("per-class", args.per_class, 2),
+        ("crops", args.crops, 1),
+        ("fid-dims", args.fid_dims, 1),
+    ):
         if value < low:
             raise PhaseLensError(f"--{name} must be >= {low}, got {value}")
     if args.lr <= 0:
@@ -92,14 +127,30 @@ def _check(args: argparse.Namespace) -> BenchConfig:
 def command_line(args: argparse.Namespace, cfg: BenchConfig) -> str:
     """The effective command, every setting spelled out (for the report)."""
     run = cfg.run
-    parts = ["phaselens", "bench", "--models", args.models, "--methods", ",".join(cfg.methods),
-             "--seeds", str(cfg.seeds), "--steps", str(run.steps)]
-    for flag, value, default in (("--evaluators", args.evaluators, None), ("--images", args.images, None),
-                                 ("--per-class", args.per_class, DEFAULT_PER_CLASS),
-                                 ("--spectrum", args.spectrum, None), ("--size", args.size, None),
-                                 ("--crops", run.crops, DEFAULT.crops), ("--crop-size", run.crop_size, DEFAULT.crop_size),
-                                 ("--noise", run.noise, DEFAULT.noise), ("--lr", run.lr, DEFAULT.lr),
-                                 ("--fid-dims", args.fid_dims, DEFAULT_FID_DIMS)):
+    parts = [
+        "phaselens",
+        "bench",
+        "--models",
+        args.models,
+        "--methods",
+        ",".join(cfg.methods),
+        "--seeds",
+        str(cfg.seeds),
+        "--steps",
+        str(run.steps),
+    ]
+    for flag, value, default in (
+        ("--evaluators", args.evaluators, None),
+        ("--images", args.images, None),
+        ("--per-class", args.per_class, DEFAULT_PER_CLASS),
+        ("--spectrum", args.spectrum, None),
+        ("--size", args.size, None),
+        ("--crops", run.crops, DEFAULT.crops),
+        ("--crop-size", run.crop_size, DEFAULT.crop_size),
+        ("--noise", run.noise, DEFAULT.noise),
+        ("--lr", run.lr, DEFAULT.lr),
+        ("--fid-dims", args.fid_dims, DEFAULT_FID_DIMS),
+    ):
         if value != default:
             parts += [flag, ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)]
     for flag, on in (("--no-natural", args.no_natural), ("--amp", run.amp), ("--channels-last", run.channels_last)):
@@ -116,22 +167,32 @@ def run(args: argparse.Namespace) -> int:
     extra = [s for s in split_list(args.evaluators, "evaluators") if s not in models] if args.evaluators else []
     evaluators = {**models, **load_models(args, extra, device)}
     if len(evaluators) < 2:
-        raise PhaseLensError("transferability needs an evaluator other than the model: give 2+ --models or --evaluators")
+        raise PhaseLensError(
+            "transferability needs an evaluator other than the model: give 2+ --models or --evaluators"
+        )
     first = next(iter(models.values()))
     size = max(max(m.input_size) for m in evaluators.values())
     if args.images is None:
         odd = {spec: n for spec, m in evaluators.items() if (n := num_logits(m)) != NUM_CLASSES}
         if odd:
-            raise PhaseLensError(f"the built-in natural images are the {NUM_CLASSES} procedural classes, but "
-                                 f"{', '.join(f'{k} has {v}' for k, v in odd.items())} classes; give --images DIR")
+            raise PhaseLensError(
+                f"the built-in natural images are the {NUM_CLASSES} procedural classes, but "
+                f"{', '.join(f'{k} has {v}' for k, v in odd.items())} classes; give --images DIR"
+            )
         ref = procedural_reference(args.per_class, max(size, 32), cfg.seeds)
     else:
         ref = folder_reference(args.images, first.class_names, size, args.per_class, cfg.seeds)
 
     out = Path(args.out)
     start = time.time()
-    result = run_bench(models, evaluators, ref, cfg, cache=None if args.no_cache else Path(args.cache or out / "cache"),
-                       progress=not args.quiet)
+    result = run_bench(
+        models,
+        evaluators,
+        ref,
+        cfg,
+        cache=None if args.no_cache else Path(args.cache or out / "cache"),
+        progress=not args.quiet,
+    )
     total = time.time() - start
     summary = report.summarize(result.rows)
     command = command_line(args, cfg)
@@ -141,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
         f"Natural images: {ref.source}. Evaluators: {', '.join(f'`{e}`' for e in evaluators)}. "
         f"{cfg.seeds} seed(s), {cfg.run.steps} steps; FID in {cfg.fid_dims} principal directions. "
         f"Run time {total / 60:.1f} min (visualization: "
-        + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()) + ").",
+        + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+        + ").",
         "",
         "Rows `natural` are held-out natural images scored the same way (the mask leaves them unchanged).",
     ]
@@ -154,11 +216,21 @@ def run(args: argparse.Namespace) -> int:
         imgs = vis.images[first_seed]
         both = torch.cat([imgs, apply_mask(imgs, vis.alpha[first_seed])])
         save_png(make_grid(both, ncol=len(first_seed)), out / "images" / f"{slug(spec, limit=200)}_{method}.png")
-    atomic_write_json(out / "manifest.json", dict(
-        command=command, config=cfg.manifest(), models=specs, evaluators=list(evaluators),
-        reference=ref.source, classes=ref.classes, seconds=round(total, 1), visualize_seconds=result.seconds,
-        versions=versions(), files=["results.csv", "results.md", "results.png", "images/"],
-    ))
+    atomic_write_json(
+        out / "manifest.json",
+        dict(
+            command=command,
+            config=cfg.manifest(),
+            models=specs,
+            evaluators=list(evaluators),
+            reference=ref.source,
+            classes=ref.classes,
+            seconds=round(total, 1),
+            visualize_seconds=result.seconds,
+            versions=versions(),
+            files=["results.csv", "results.md", "results.png", "images/"],
+        ),
+    )
     print(report.markdown_table([r for r in summary if not r["masked"]]))
     print(f"wrote {out}/results.csv, results.md, results.png ({total / 60:.1f} min)")
     return 0

@@ -8,7 +8,7 @@ flags, one set of errors), and every optimization flag's default is read from
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -24,11 +24,20 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     """--model and --device, plus weights and preprocessing overrides (see phaselens.models)."""
     p.add_argument("--model", default=None, help=f"model spec (default zoo:cnn): {SPEC_FORMS}")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (default: GPU when present)")
-    p.add_argument("--weights", default=None, metavar="FILE",
-                   help="weights for the named architecture: .safetensors, or a .pth state dict (no pickled code)")
-    p.add_argument("--no-pretrained", action="store_true",
-                   help="random initialization instead of pretrained weights (for trying things out)")
-    p.add_argument("--mean", default=None, help="normalization mean per channel, e.g. 0.5,0.5,0.5 (default: the model's)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="weights for the named architecture: .safetensors, or a .pth state dict (no pickled code)",
+    )
+    p.add_argument(
+        "--no-pretrained",
+        action="store_true",
+        help="random initialization instead of pretrained weights (for trying things out)",
+    )
+    p.add_argument(
+        "--mean", default=None, help="normalization mean per channel, e.g. 0.5,0.5,0.5 (default: the model's)"
+    )
     p.add_argument("--std", default=None, help="normalization std per channel (default: the model's)")
     p.add_argument("--input-size", default=None, help="size the model runs at: N or H,W (default: the model's)")
 
@@ -40,25 +49,39 @@ def _crop_text(crop_size: tuple[float, float]) -> str:
 def add_run_args(p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: bool = True, seed: bool = True) -> None:
     """Optimization flags (visualize, lens, demo, bench), their defaults read from `base`."""
     if method:
-        p.add_argument("--method", default=base.method, choices=METHODS,
-                       help=f"image parameterization (default {base.method})")
+        p.add_argument(
+            "--method", default=base.method, choices=METHODS, help=f"image parameterization (default {base.method})"
+        )
     p.add_argument("--steps", type=int, default=base.steps, help=f"optimization steps (default {base.steps})")
-    p.add_argument("--size", type=int, default=base.image_size, help="image side in pixels (default: input size x 512/224)")
-    p.add_argument("--crops", type=int, default=base.crops, help=f"random crops per image per step (default {base.crops})")
-    p.add_argument("--crop-size", default=_crop_text(base.crop_size), metavar="MIN,MAX",
-                   help=f"crop side as fractions of the image's shorter side (default {_crop_text(base.crop_size)})")
-    p.add_argument("--noise", type=float, default=base.noise, help=f"noise std added to the crops (default {base.noise:g})")
+    p.add_argument(
+        "--size", type=int, default=base.image_size, help="image side in pixels (default: input size x 512/224)"
+    )
+    p.add_argument(
+        "--crops", type=int, default=base.crops, help=f"random crops per image per step (default {base.crops})"
+    )
+    p.add_argument(
+        "--crop-size",
+        default=_crop_text(base.crop_size),
+        metavar="MIN,MAX",
+        help=f"crop side as fractions of the image's shorter side (default {_crop_text(base.crop_size)})",
+    )
+    p.add_argument(
+        "--noise", type=float, default=base.noise, help=f"noise std added to the crops (default {base.noise:g})"
+    )
     p.add_argument("--lr", type=float, default=base.lr, help=f"{base.optimizer} learning rate (default {base.lr:g})")
     if seed:
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--spectrum", default=None, help="MACO magnitude spectrum file (default: the shipped one)")
-    p.add_argument("--amp", action="store_true",
-                   help="bf16 autocast on CUDA: faster for big batches (lens), ignored on CPU (see docs/performance.md)")
+    p.add_argument(
+        "--amp",
+        action="store_true",
+        help="bf16 autocast on CUDA: faster for big batches (lens), ignored on CPU (see docs/performance.md)",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format for CNNs on GPU")
 
 
 def parse_crop_size(text: str) -> tuple[float, float]:
-    """"0.2,0.3" -> (0.2, 0.3); the range itself is checked by `CropConfig`."""
+    """ "0.2,0.3" -> (0.2, 0.3); the range itself is checked by `CropConfig`."""
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
@@ -74,9 +97,16 @@ def run_config(args: argparse.Namespace, base: RunConfig = DEFAULT) -> RunConfig
     if args.size is not None and args.size < 8:
         raise PhaseLensError(f"--size must be >= 8 pixels, got {args.size}")
     return base.replace(
-        method=getattr(args, "method", base.method), steps=args.steps, image_size=args.size, crops=args.crops,
-        crop_size=parse_crop_size(args.crop_size), noise=args.noise, lr=args.lr, spectrum=args.spectrum,
-        amp=args.amp, channels_last=args.channels_last,
+        method=getattr(args, "method", base.method),
+        steps=args.steps,
+        image_size=args.size,
+        crops=args.crops,
+        crop_size=parse_crop_size(args.crop_size),
+        noise=args.noise,
+        lr=args.lr,
+        spectrum=args.spectrum,
+        amp=args.amp,
+        channels_last=args.channels_last,
     )
 
 

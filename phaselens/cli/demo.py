@@ -32,8 +32,12 @@ DEMO = DEFAULT.replace(crop_size=(0.5, 0.9))
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="visualize every class of the embedded models and build their Lens sites",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "demo",
+        help="visualize every class of the embedded models and build their Lens sites",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", default="phaselens-demo", help="output folder (default: phaselens-demo)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model specs")
     add_run_args(p, DEMO)
@@ -78,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
                 whole = transfer_rate(models[b], images, labels)
                 scaled = transfer_rate(models[b], images, labels, view=view)
                 rows.append((a, b, whole, scaled, len(labels)))
-                print(f"[demo] transferability: {a} visualizations classified as their class by {b}: "
-                      f"{whole:.0%} of {len(labels)} (whole image), {scaled:.0%} (centre {view:.0%}, "
-                      f"the optimization's scale)")
+                print(
+                    f"[demo] transferability: {a} visualizations classified as their class by {b}: "
+                    f"{whole:.0%} of {len(labels)} (whole image), {scaled:.0%} (centre {view:.0%}, "
+                    f"the optimization's scale)"
+                )
     _write_index(out, reports, rows, view)
     print(f"[demo] done in {time.time() - start:.0f} s. Open {out / 'index.html'} in a browser; sites:")
     for spec, report in reports.items():
@@ -90,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_index(out: Path, reports: dict, rows: list, view: float) -> None:
     links = "".join(
-        f'<li><a href="{html.escape(str(r.site.relative_to(out)))}">{html.escape(spec)}</a>'
-        f' — {r.total} classes</li>' for spec, r in reports.items()
+        f'<li><a href="{html.escape(str(r.site.relative_to(out)))}">{html.escape(spec)}</a> — {r.total} classes</li>'
+        for spec, r in reports.items()
     )
     table = "".join(
         f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{whole:.0%} of {n}</td>"

@@ -24,23 +24,47 @@ Killed and re-run with the same options, it continues where it stopped."""
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "lens", help="visualize every class or channel into a browsable static site",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "lens",
+        help="visualize every class or channel into a browsable static site",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_args(p)
     p.add_argument("--out", required=True, help="lens folder (created, or resumed)")
-    p.add_argument("--target", default="class:all",
-                   help="class:all (default), class:0-9, channel:LAYER:0-63, channel:LAYER:all, neuron:LAYER:5")
-    p.add_argument("--batch", type=int, default=None,
-                   help="targets per batch (default: 16 on CPU, measured from free memory on CUDA)")
-    p.add_argument("--facets", "--seeds", dest="facets", type=int, default=1,
-                   help="images per target, each from its own seed (default 1)")
+    p.add_argument(
+        "--target",
+        default="class:all",
+        help="class:all (default), class:0-9, channel:LAYER:0-63, channel:LAYER:all, neuron:LAYER:5",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="targets per batch (default: 16 on CPU, measured from free memory on CUDA)",
+    )
+    p.add_argument(
+        "--facets",
+        "--seeds",
+        dest="facets",
+        type=int,
+        default=1,
+        help="images per target, each from its own seed (default 1)",
+    )
     add_run_args(p)
-    p.add_argument("--images", default=None, metavar="DIR",
-                   help="ImageFolder-style folder: add each target's most activating natural images")
+    p.add_argument(
+        "--images",
+        default=None,
+        metavar="DIR",
+        help="ImageFolder-style folder: add each target's most activating natural images",
+    )
     p.add_argument("--top-k", type=int, default=8, help="natural images per target with --images (default 8)")
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="make only shard I of N (default: from torchrun RANK/WORLD_SIZE or Slurm array variables)")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="make only shard I of N (default: from torchrun RANK/WORLD_SIZE or Slurm array variables)",
+    )
     p.add_argument("--title", default=None, help="site title (default: 'Lens of MODEL')")
     p.add_argument("--site-only", action="store_true", help="only rebuild OUT/site from what is complete")
     p.add_argument("--no-site", action="store_true", help="do not build the site at the end")
@@ -62,9 +86,19 @@ def run(args: argparse.Namespace) -> int:
         torch.cuda.set_device(device)
     model = load_model_from_args(args, device=device)
     report = run_lens(
-        model, args.out, args.target, config, batch=args.batch, facets=args.facets, seed=args.seed,
-        images=args.images, top_k=args.top_k, shard=shard, progress=not args.no_progress,
-        site=not args.no_site, title=args.title,
+        model,
+        args.out,
+        args.target,
+        config,
+        batch=args.batch,
+        facets=args.facets,
+        seed=args.seed,
+        images=args.images,
+        top_k=args.top_k,
+        shard=shard,
+        progress=not args.no_progress,
+        site=not args.no_site,
+        title=args.title,
     )
     where = f" (shard {shard} on {device})" if shard.world > 1 else f" on {device}"
     print(

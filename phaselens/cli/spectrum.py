@@ -36,7 +36,9 @@ def register(sub) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     b = actions.add_parser("build", help="average |FFT| of every image in a folder (recursive)")
     b.add_argument("folder", help="folder of images (jpg, png, webp, ...; nested folders are searched)")
-    b.add_argument("--size", type=int, default=256, help="grid side N: images are resized and cropped to N x N (default 256)")
+    b.add_argument(
+        "--size", type=int, default=256, help="grid side N: images are resized and cropped to N x N (default 256)"
+    )
     b.add_argument("--out", required=True, help="output: .npy (3 x N x N//2+1 grid) or .json (fitted figures)")
     b.add_argument("--workers", type=int, default=None, help="decoding threads (default: min(4, CPUs))")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -63,8 +65,9 @@ def run_build(args: argparse.Namespace) -> int:
         if info["skipped"] > len(info["skipped_files"]):
             print(f"  ... and {info['skipped'] - len(info['skipped_files'])} more", file=sys.stderr)
     save_spectrum(spec, out)
-    print(f"averaged {info['images']} images at {args.size}x{args.size} "
-          f"({info['skipped']} unreadable skipped) -> {out}")
+    print(
+        f"averaged {info['images']} images at {args.size}x{args.size} ({info['skipped']} unreadable skipped) -> {out}"
+    )
     return 0
 
 
@@ -137,11 +140,17 @@ def render(mag: np.ndarray, size: int, title: str = "") -> Image.Image:
     for ch in range(c):
         lo, hi = np.percentile(log[ch][ac], 1), log[ch][ac].max()
         rgb = _colourize((log[ch] - lo) / max(hi - lo, 1e-12))
-        panel = Image.fromarray(rgb).resize((PANEL, PANEL), Image.Resampling.NEAREST if size < PANEL else Image.Resampling.BOX)
+        panel = Image.fromarray(rgb).resize(
+            (PANEL, PANEL), Image.Resampling.NEAREST if size < PANEL else Image.Resampling.BOX
+        )
         x0 = PAD + ch * (PANEL + PAD)
         canvas.paste(panel, (x0, 2 * PAD))
-        draw.text((x0, 2 * PAD + PANEL + 2), f"ch{ch}: log10 |X| {lo:.1f} .. {hi:.1f} (centred, DC at middle)",
-                  fill="black", font=font)
+        draw.text(
+            (x0, 2 * PAD + PANEL + 2),
+            f"ch{ch}: log10 |X| {lo:.1f} .. {hi:.1f} (centred, DC at middle)",
+            fill="black",
+            font=font,
+        )
     _plot_profiles(draw, font, mag, size, (PAD + 40, 3 * PAD + PANEL + 10, width - PAD, 3 * PAD + PANEL + PLOT_H - 20))
     return canvas
 

@@ -39,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         result.save(tmp, targets.names)
         manifest = dict(
-            command="visualize", target=args.target, kind=targets.kind, versions=versions(),
-            settings=result.settings, seconds=round(time.time() - start, 2),
+            command="visualize",
+            target=args.target,
+            kind=targets.kind,
+            versions=versions(),
+            settings=result.settings,
+            seconds=round(time.time() - start, 2),
             images=[
                 dict(name=n, label=lab, png=f"{n}.png", rgba=f"{n}_rgba.png", final_score=s)
                 for n, lab, s in zip(targets.names, targets.labels, result.final_scores)

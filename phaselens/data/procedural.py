@@ -23,8 +23,8 @@ sit next to the shapes it draws.
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import torch
@@ -87,9 +87,7 @@ def _one_over_f(size: int) -> np.ndarray:
 
 
 # Rows: luminance, red-green and blue-yellow opponent axes, as RGB directions.
-_OPPONENT = np.array(
-    [[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [0.5, 0.5, -1.0]], dtype=np.float64
-)
+_OPPONENT = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [0.5, 0.5, -1.0]], dtype=np.float64)
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -157,8 +155,7 @@ def _star_vertices(points: int = 5, outer: float = 1.0, inner: float = 0.42) -> 
 def _cross_vertices(arm: float = 1.0, half_width: float = 0.3) -> np.ndarray:
     a, w = arm, half_width
     return np.array(
-        [[w, w], [w, a], [-w, a], [-w, w], [-a, w], [-a, -w],
-         [-w, -w], [-w, -a], [w, -a], [w, -w], [a, -w], [a, w]]
+        [[w, w], [w, a], [-w, a], [-w, w], [-a, w], [-a, -w], [-w, -w], [-w, -a], [w, -a], [w, -w], [a, -w], [a, w]]
     )
 
 
@@ -270,7 +267,9 @@ def check_scale(scale: tuple[float, float]) -> tuple[float, float]:
     except (TypeError, ValueError):
         raise PhaseLensError(f"scale must be a pair (min, max), got {scale!r}") from None
     if not 0.05 <= lo <= hi <= 0.9:
-        raise PhaseLensError(f"scale must satisfy 0.05 <= min <= max <= 0.9 (fractions of the half-image), got {scale!r}")
+        raise PhaseLensError(
+            f"scale must satisfy 0.05 <= min <= max <= 0.9 (fractions of the half-image), got {scale!r}"
+        )
     return lo, hi
 
 
@@ -314,9 +313,7 @@ def render(
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-def sample(
-    seed: int, index: int, size: int = 64, scale: tuple[float, float] = DEFAULT_SCALE
-) -> tuple[np.ndarray, int]:
+def sample(seed: int, index: int, size: int = 64, scale: tuple[float, float] = DEFAULT_SCALE) -> tuple[np.ndarray, int]:
     """Item ``index`` of the dataset with ``seed``: (image, label), label = index % 10.
 
     Shape:

@@ -24,8 +24,8 @@ output is classified:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import torch
 from torch import nn
@@ -57,9 +57,19 @@ class Layout:
 
 
 _CHANNELS_FIRST = (
-    nn.Conv2d, nn.ConvTranspose2d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.InstanceNorm2d,
-    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Upsample,
-    nn.PixelShuffle, nn.PixelUnshuffle, nn.LocalResponseNorm,
+    nn.Conv2d,
+    nn.ConvTranspose2d,
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.InstanceNorm2d,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.Upsample,
+    nn.PixelShuffle,
+    nn.PixelUnshuffle,
+    nn.LocalResponseNorm,
 )
 
 
@@ -125,7 +135,11 @@ def declared_channels(net: nn.Module) -> dict[str, int]:
     out: dict[str, int] = {}
     if isinstance(entries, (list, tuple)):
         for entry in entries:
-            if isinstance(entry, dict) and isinstance(entry.get("module"), str) and isinstance(entry.get("num_chs"), int):
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("module"), str)
+                and isinstance(entry.get("num_chs"), int)
+            ):
                 out[entry["module"]] = entry["num_chs"]
     return out
 
@@ -180,8 +194,11 @@ class _Tracer:
     def classify(self, name: str, module: nn.Module, inputs, t: torch.Tensor, start: int) -> Layout:
         shape = tuple(t.shape)
         if t.ndim >= 2 and shape[0] != 1:
-            return Layout("unsupported", note=f"its output {shape[1:]} has {shape[0]} rows per image "
-                          "(windows or patches folded into the batch); use the block that contains it")
+            return Layout(
+                "unsupported",
+                note=f"its output {shape[1:]} has {shape[0]} rows per image "
+                "(windows or patches folded into the batch); use the block that contains it",
+            )
         if t.ndim == 2:
             return Layout("vector")
         if t.ndim == 3:
@@ -192,8 +209,14 @@ class _Tracer:
         if kind is None:
             kind = self.known[id(t)][1] if id(t) in self.known else _type_rule(module, shape)
         if kind is None:
-            kind = next((self.known[id(x)][1] for x in inputs if isinstance(x, torch.Tensor)
-                         and id(x) in self.known and tuple(x.shape) == shape), None)
+            kind = next(
+                (
+                    self.known[id(x)][1]
+                    for x in inputs
+                    if isinstance(x, torch.Tensor) and id(x) in self.known and tuple(x.shape) == shape
+                ),
+                None,
+            )
         if kind is None:
             kind = next((k for s, k in reversed(self.history[start:]) if s == shape), None)
         kind = kind or _shape_rule(shape)
@@ -242,7 +265,7 @@ def cached_layouts(model: ImageModel, names: Iterable[str]) -> dict[str, Layout]
             cache["found"].update(detect_layouts(model, todo))
         except PhaseLensError:
             raise
-        except Exception:  # noqa: BLE001 - hints are optional, see docstring
+        except Exception:
             pass
         cache["tried"].update(todo)
     return {n: cache["found"][n] for n in names if n in cache["found"]}

@@ -7,8 +7,10 @@ gradients, with some hooks on. `dry_run` is that pass; the others are built on i
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -78,10 +80,8 @@ def layer_outputs(model: nn.Module, names: Iterable[str] | None = None) -> dict[
     def grab(name: str) -> Callable[..., None]:
         def hook(_module: nn.Module, _inputs: Any, out: Any) -> None:
             if name not in outputs:
-                try:
+                with contextlib.suppress(PhaseLensError):  # outputs without a tensor are left out
                     outputs[name] = first_tensor(out)
-                except PhaseLensError:
-                    pass
 
         return hook
 

@@ -17,8 +17,8 @@ they all see the same maps.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import torch
 
@@ -149,4 +149,3 @@ class LayerReader:
     def maps(self, layer: str) -> torch.Tensor:
         """`layer`'s output of the last pass as (N, C, H, W)."""
         return self.context(self.capture.outputs[layer].shape[0], 1).maps(layer)
-

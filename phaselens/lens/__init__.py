@@ -15,6 +15,13 @@ from .shard import Shard, parse_shard, shard_from_env
 from .site import build_site
 
 __all__ = [
-    "run_lens", "build_site", "LensReport", "Target", "expand_targets", "target_seed", "Shard",
-    "parse_shard", "shard_from_env",
+    "LensReport",
+    "Shard",
+    "Target",
+    "build_site",
+    "expand_targets",
+    "parse_shard",
+    "run_lens",
+    "shard_from_env",
+    "target_seed",
 ]

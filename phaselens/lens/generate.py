@@ -10,9 +10,10 @@ and makes the same images; complete targets are skipped. Batch sizes come from
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,8 +77,14 @@ class _Bar:
         self.bar: tqdm | None = None
         if enabled:
             self.base = self.complete()
-            self.bar = tqdm(total=len(names), initial=self.base, desc=self._desc(), unit="target",
-                            dynamic_ncols=True, bar_format=self.FORMAT)
+            self.bar = tqdm(
+                total=len(names),
+                initial=self.base,
+                desc=self._desc(),
+                unit="target",
+                dynamic_ncols=True,
+                bar_format=self.FORMAT,
+            )
 
     def _desc(self) -> str:
         return f"lens, {self.base}/{len(self.names)} targets done"
@@ -160,8 +167,15 @@ def run_lens(
     out = Path(out_dir)
     store.targets_dir(out).mkdir(parents=True, exist_ok=True)
     cfg = cfg.replace(image_size=cfg.image_shape(im.input_size))  # fixed now: the folder records it
-    settings = dict(cfg.manifest(im.input_size), model=im.name, seed=seed, facets=facets,
-                    input_size=list(im.input_size), mean=list(im.preprocess.mean), std=list(im.preprocess.std))
+    settings = dict(
+        cfg.manifest(im.input_size),
+        model=im.name,
+        seed=seed,
+        facets=facets,
+        input_size=list(im.input_size),
+        mean=list(im.preprocess.mean),
+        std=list(im.preprocess.std),
+    )
     if title:
         settings["title"] = title
     with store.ShardLock(out, shard):
@@ -185,8 +199,9 @@ def run_lens(
             bar.close()
         if images is not None:
             add_natural_images(im, out, mine, images, top_k)
-    report = LensReport(out, shard, len(plan), len(mine), made, len(mine) - len(todo), b, 0.0,
-                        names=[t.name for t in plan])
+    report = LensReport(
+        out, shard, len(plan), len(mine), made, len(mine) - len(todo), b, 0.0, names=[t.name for t in plan]
+    )
     if site:
         report.site = build_site(out, title=title)
     report.seconds = round(time.time() - start, 2)
@@ -226,8 +241,14 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     per_image = [t for t in group for _ in range(facets)]
     seeds = [target_seed(job.seed, t.key, f) for t in group for f in range(facets)]
     steps = job.config.steps
-    result = visualize(job.model, objective_for(per_image), job.config, seed=seeds, batch=len(seeds),
-                       callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps))
+    result = visualize(
+        job.model,
+        objective_for(per_image),
+        job.config,
+        seed=seeds,
+        batch=len(seeds),
+        callback=lambda step, _scores: job.bar.step(len(group), (step + 1) / steps),
+    )
     seconds = (time.time() - start) / len(group)
     # The last step's score is one draw of random crops; the mean of the last eighth is steadier.
     window = max(1, steps // 8)
@@ -236,14 +257,30 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     for i, t in enumerate(group):
         rows = range(i * facets, (i + 1) * facets)
         manifest = Manifest(
-            name=t.name, key=t.key, label=t.label, kind=t.kind, index=t.index, layer=t.layer,
+            name=t.name,
+            key=t.key,
+            label=t.label,
+            kind=t.kind,
+            index=t.index,
+            layer=t.layer,
             score=float(steady[rows[0]]),  # the score of image.png, the one the index shows
             score_window=window,
-            facets=[Facet(facet=f, seed=seeds[r], score=float(steady[r]), final_score=float(result.trace[-1, r]),
-                          trace=_downsample(result.trace[:, r].tolist()))
-                    for f, r in enumerate(rows)],
-            settings=job.settings, shard=job.shard, seconds=round(seconds, 3), batch=len(group),
-            versions=versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            facets=[
+                Facet(
+                    facet=f,
+                    seed=seeds[r],
+                    score=float(steady[r]),
+                    final_score=float(result.trace[-1, r]),
+                    trace=_downsample(result.trace[:, r].tolist()),
+                )
+                for f, r in enumerate(rows)
+            ],
+            settings=job.settings,
+            shard=job.shard,
+            seconds=round(seconds, 3),
+            batch=len(group),
+            versions=versions(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
         cut = slice(rows.start, rows.stop)
         saves.append((job.out, manifest, result.images[cut], result.transparency[cut]))

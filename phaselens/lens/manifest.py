@@ -75,17 +75,33 @@ class Manifest:
     def from_dict(cls, data: dict[str, Any], folder_name: str) -> Manifest:
         """Read a manifest file's content; raises KeyError, TypeError or ValueError when malformed."""
         facets = [
-            Facet(facet=int(f.get("facet", i)), seed=f.get("seed"), score=f.get("score"),
-                  final_score=f.get("final_score"), trace=list(f.get("trace", [])), image=str(f["image"]),
-                  rgba=str(f["rgba"]))
+            Facet(
+                facet=int(f.get("facet", i)),
+                seed=f.get("seed"),
+                score=f.get("score"),
+                final_score=f.get("final_score"),
+                trace=list(f.get("trace", [])),
+                image=str(f["image"]),
+                rgba=str(f["rgba"]),
+            )
             for i, f in enumerate(data.get("facets", []))
         ]
         return cls(
-            name=str(data.get("name", folder_name)), key=str(data.get("key", folder_name)),
-            label=str(data.get("label", folder_name)), kind=str(data.get("kind", "class")),
-            index=int(data.get("index", 0)), layer=data.get("layer"), score=data.get("score"),
-            score_window=data.get("score_window"), facets=facets, settings=dict(data.get("settings", {})),
-            shard=str(data.get("shard", "")), seconds=data.get("seconds"), batch=data.get("batch"),
-            versions=dict(data.get("versions", {})), created=str(data.get("created", "")),
-            thumb=str(data.get("thumb", THUMB)), version=int(data.get("version", VERSION)),
+            name=str(data.get("name", folder_name)),
+            key=str(data.get("key", folder_name)),
+            label=str(data.get("label", folder_name)),
+            kind=str(data.get("kind", "class")),
+            index=int(data.get("index", 0)),
+            layer=data.get("layer"),
+            score=data.get("score"),
+            score_window=data.get("score_window"),
+            facets=facets,
+            settings=dict(data.get("settings", {})),
+            shard=str(data.get("shard", "")),
+            seconds=data.get("seconds"),
+            batch=data.get("batch"),
+            versions=dict(data.get("versions", {})),
+            created=str(data.get("created", "")),
+            thumb=str(data.get("thumb", THUMB)),
+            version=int(data.get("version", VERSION)),
         )

@@ -8,15 +8,14 @@ last, after the thumbnails it lists).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
-from ..errors import PhaseLensError
+from ..features import LayerReader
 from ..imagefiles import list_images, load_image
 from ..io import atomic_write_json
-from ..features import LayerReader
 from ..model import ImageModel, frozen, model_device_dtype
 from . import store
 from .plan import Target
@@ -50,20 +49,29 @@ def _done(folder: Path, source: str, k: int) -> bool:
     return isinstance(section, dict) and section.get("source") == source and section.get("k") == k
 
 
-def add_natural_images(model: ImageModel, out: Path, targets: Sequence[Target], image_dir: str | Path, k: int = 8,
-                       batch: int = 64) -> int:
+def add_natural_images(
+    model: ImageModel, out: Path, targets: Sequence[Target], image_dir: str | Path, k: int = 8, batch: int = 64
+) -> int:
     """Add the top-`k` natural images to each complete target lacking them; returns how many were added."""
     source = str(Path(image_dir).resolve())
-    todo = [t for t in targets if store.read_complete(out, t.name) is not None
-            and not _done(store.target_dir(out, t.name), source, k)]
+    todo = [
+        t
+        for t in targets
+        if store.read_complete(out, t.name) is not None and not _done(store.target_dir(out, t.name), source, k)
+    ]
     if not todo:
         return 0
     files = list_images(image_dir)
-    scores = torch.cat([
-        score_images(model, todo, torch.stack([load_image(p, model.input_size, model.channels)
-                                               for p, _ in files[i : i + batch]]))
-        for i in range(0, len(files), batch)
-    ])
+    scores = torch.cat(
+        [
+            score_images(
+                model,
+                todo,
+                torch.stack([load_image(p, model.input_size, model.channels) for p, _ in files[i : i + batch]]),
+            )
+            for i in range(0, len(files), batch)
+        ]
+    )
     top = scores.topk(min(k, len(files)), dim=0).indices  # (k, T)
     root = Path(image_dir)
     for j, t in enumerate(todo):
@@ -74,10 +82,16 @@ def add_natural_images(model: ImageModel, out: Path, targets: Sequence[Target], 
             src = f"natural/{rank}.jpg"
             image = load_image(path, (256, 256), 3)  # a bigger crop than the model's input, for the eye
             store.save_thumb(image, folder / src, side=256)
-            items.append(dict(src=src, caption=label or path.name, file=str(path.relative_to(root)),
-                              score=float(scores[i, j])))
-        section = dict(id="natural", title="Natural images that activate it most",
-                       text=f"Top {len(items)} of {len(files)} images in {root.name}/ by this target's score.",
-                       items=items, source=source, k=k)
+            items.append(
+                dict(src=src, caption=label or path.name, file=str(path.relative_to(root)), score=float(scores[i, j]))
+            )
+        section = dict(
+            id="natural",
+            title="Natural images that activate it most",
+            text=f"Top {len(items)} of {len(files)} images in {root.name}/ by this target's score.",
+            items=items,
+            source=source,
+            k=k,
+        )
         atomic_write_json(folder / "sections" / SECTION, section)
     return len(todo)

@@ -8,9 +8,8 @@ batch or in the list, so batching, sharding and resuming cannot change an image.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
-
 
 from ..errors import PhaseLensError
 from ..model import ImageModel

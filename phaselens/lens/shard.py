@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..errors import PhaseLensError
 
@@ -67,7 +67,8 @@ def shard_from_env(env: Mapping[str, str] | None = None) -> Shard:
         task -= _int(env, "SLURM_ARRAY_TASK_MIN") or 0
         if not 0 <= task < count:
             raise PhaseLensError(
-                f"SLURM_ARRAY_TASK_ID gives task {task} of {count}: use a contiguous array such as --array=0-{count - 1}"
+                f"SLURM_ARRAY_TASK_ID gives task {task} of {count}: "
+                f"use a contiguous array such as --array=0-{count - 1}"
             )
         rank, world = task * world + rank, count * world
     return Shard(rank, world, local)

@@ -42,22 +42,45 @@ def _sections(folder: Path, site_dir: str) -> list[dict]:
             if not src or src.startswith("/") or ".." in Path(src).parts:
                 continue
             items.append(dict(item, src=site_dir + src))
-        out.append(dict(id=str(section.get("id", path.stem)), title=str(section.get("title", path.stem)),
-                        text=str(section.get("text", "")), items=items))
+        out.append(
+            dict(
+                id=str(section.get("id", path.stem)),
+                title=str(section.get("title", path.stem)),
+                text=str(section.get("text", "")),
+                items=items,
+            )
+        )
     return out
 
 
 def _entry(manifest: Manifest, folder: Path) -> dict:
     site_dir = f"../targets/{folder.name}/"
     facets = [
-        dict(facet=f.facet, seed=f.seed, score=f.score, final_score=f.final_score, image=f.image, rgba=f.rgba,
-             trace=f.trace)
+        dict(
+            facet=f.facet,
+            seed=f.seed,
+            score=f.score,
+            final_score=f.final_score,
+            image=f.image,
+            rgba=f.rgba,
+            trace=f.trace,
+        )
         for f in manifest.facets
     ]
     return dict(
-        name=folder.name, key=manifest.key, label=manifest.label, kind=manifest.kind, index=manifest.index,
-        layer=manifest.layer, score=manifest.score, score_window=manifest.score_window, dir=site_dir,
-        thumb=manifest.thumb, facets=facets, seconds=manifest.seconds, batch=manifest.batch,
+        name=folder.name,
+        key=manifest.key,
+        label=manifest.label,
+        kind=manifest.kind,
+        index=manifest.index,
+        layer=manifest.layer,
+        score=manifest.score,
+        score_window=manifest.score_window,
+        dir=site_dir,
+        thumb=manifest.thumb,
+        facets=facets,
+        seconds=manifest.seconds,
+        batch=manifest.batch,
         sections=_sections(folder, site_dir),
     )
 
@@ -74,13 +97,27 @@ def collect(out_dir: str | Path) -> dict[str, Any]:
         manifest = store.read_complete(out, folder.name)
         if manifest is not None:
             entries.append(_entry(manifest, folder))
-    entries.sort(key=lambda e: (rank.get(e["name"], len(rank)), KIND_ORDER.get(e["kind"], 9), str(e["layer"]),
-                                e["index"], e["name"]))
+    entries.sort(
+        key=lambda e: (
+            rank.get(e["name"], len(rank)),
+            KIND_ORDER.get(e["kind"], 9),
+            str(e["layer"]),
+            e["index"],
+            e["name"],
+        )
+    )
     settings = dict(config.get("settings", {}))
     model = settings.get("model", "")
     title = settings.pop("title", None) or (f"Lens of {model}" if model else "Lens")
-    return dict(version=1, title=title, model=model, generated=time.strftime("%Y-%m-%d %H:%M"),
-                settings=settings, planned=len(planned), targets=entries)
+    return dict(
+        version=1,
+        title=title,
+        model=model,
+        generated=time.strftime("%Y-%m-%d %H:%M"),
+        settings=settings,
+        planned=len(planned),
+        targets=entries,
+    )
 
 
 def _js(data: dict) -> bytes:

@@ -45,7 +45,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         state = _torch_load(path)
     state = _unwrap(state, path)
     if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return state
 
 
@@ -60,12 +60,16 @@ def _torch_load(path: Path):
             f".safetensors (safetensors.torch.save_file(model.state_dict(), 'w.safetensors'))"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise PhaseLensError(f"cannot read weights from {path}: {str(err).splitlines()[0] if str(err) else err!r}") from None
+        raise PhaseLensError(
+            f"cannot read weights from {path}: {str(err).splitlines()[0] if str(err) else err!r}"
+        ) from None
 
 
 def _is_state(obj) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    return (
+        isinstance(obj, dict)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     )
 
 

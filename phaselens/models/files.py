@@ -134,7 +134,7 @@ def _load_export(path: Path):
     files = {EXTRA: ""}
     try:
         program = torch.export.load(str(path), extra_files=files)
-    except Exception as err:  # noqa: BLE001 - any failure to read the archive is the user's file
+    except Exception as err:
         raise PhaseLensError(f"cannot load torch.export program {path}: {str(err).splitlines()[0]}") from None
     shape = _input_shape(program)
     if shape is not None and isinstance(shape[0], int):

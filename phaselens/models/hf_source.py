@@ -63,12 +63,17 @@ def load(spec: Spec, options: LoadOptions) -> ImageModel:
             raise
         except (OSError, ValueError, KeyError) as err:
             if not local and (offline or network.is_download_error(err)):
-                reason = ("offline, and it is not in the Hugging Face cache" if offline
-                          else f"download failed ({_first_line(err)})")
+                reason = (
+                    "offline, and it is not in the Hugging Face cache"
+                    if offline
+                    else f"download failed ({_first_line(err)})"
+                )
                 if fetch:
                     raise network.no_weights(what, reason) from None
-                raise PhaseLensError(f"cannot load the config of {what}: {reason}; save it with "
-                                     "save_pretrained and give the folder (hf:DIR)") from None
+                raise PhaseLensError(
+                    f"cannot load the config of {what}: {reason}; save it with "
+                    "save_pretrained and give the folder (hf:DIR)"
+                ) from None
             raise PhaseLensError(f"cannot load {what}: {_first_line(err)}") from None
     if weights is not None:
         load_weights(net, weights)
@@ -137,7 +142,9 @@ def _preprocess(processor, config) -> Preprocess:
     chans = int(getattr(config, "num_channels", 3) or 3)
     size = _config_size(config) or (224, 224)
     if processor is None:
-        return Preprocess((0.0,) * chans, (1.0,) * chans, size, chans, source="hf config (no image processor: identity normalization)")
+        return Preprocess(
+            (0.0,) * chans, (1.0,) * chans, size, chans, source="hf config (no image processor: identity normalization)"
+        )
     mean = getattr(processor, "image_mean", None)
     std = getattr(processor, "image_std", None)
     if not getattr(processor, "do_normalize", True) or mean is None or std is None:

@@ -70,10 +70,14 @@ def _create_pretrained(timm, name: str, kwargs: dict) -> nn.Module:
     try:
         with network.hub_offline(offline):
             return _create(timm, name, True, kwargs)
-    except Exception as err:  # noqa: BLE001 - only download failures are translated
+    except Exception as err:
         if not network.is_download_error(err):
             raise
-        where = "offline, and the weights are not in the Hugging Face cache" if offline else f"download failed ({_first_line(err)})"
+        where = (
+            "offline, and the weights are not in the Hugging Face cache"
+            if offline
+            else f"download failed ({_first_line(err)})"
+        )
         raise network.no_weights(f"timm:{name}", where) from None
 
 
@@ -100,7 +104,7 @@ def _class_names(timm, net: nn.Module) -> list[str] | None:
         info = timm.data.ImageNetInfo(subset)
         # "goldfish, Carassius auratus" -> "goldfish": short names make `class:goldfish` and file names work.
         names = [info.index_to_description(i).split(",")[0].strip() for i in range(info.num_classes())]
-    except Exception:  # noqa: BLE001 - class names are a convenience
+    except Exception:
         return None
     return names_for(getattr(net, "num_classes", None), names)
 

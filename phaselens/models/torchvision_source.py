@@ -70,10 +70,14 @@ def _create_pretrained(models, name: str, default) -> nn.Module:
         raise network.no_weights(what, "torchvision has no pretrained weights for it")
     cached = os.path.isfile(_cache_path(default.url))
     if not cached and network.is_offline(default.url):
-        raise network.no_weights(what, f"offline, and {os.path.basename(_cache_path(default.url))} is not in {os.path.dirname(_cache_path(default.url))}")
+        raise network.no_weights(
+            what,
+            f"offline, and {os.path.basename(_cache_path(default.url))} "
+            f"is not in {os.path.dirname(_cache_path(default.url))}",
+        )
     try:
         return models.get_model(name, weights=default)
-    except Exception as err:  # noqa: BLE001 - only download failures are translated
+    except Exception as err:
         if not network.is_download_error(err):
             raise
         raise network.no_weights(what, f"download of {default.url} failed ({err})") from None

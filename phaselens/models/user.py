@@ -81,8 +81,9 @@ def _build(mod, attr: str, label: str, pretrained: bool) -> ImageModel:
     for part in attr.split("."):
         if not hasattr(obj, part):
             public = [n for n in dir(mod) if not n.startswith("_")]
-            raise PhaseLensError(f"{label}: {getattr(mod, '__name__', mod)} has no attribute {part!r}; it has: "
-                                 f"{', '.join(public[:20])}")
+            raise PhaseLensError(
+                f"{label}: {getattr(mod, '__name__', mod)} has no attribute {part!r}; it has: {', '.join(public[:20])}"
+            )
         obj = getattr(obj, part)
     if not isinstance(obj, nn.Module):
         if not callable(obj):

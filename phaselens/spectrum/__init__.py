@@ -35,7 +35,19 @@ from .grid import GridSpectrum, log_magnitude_correlation
 from .parametric import FORMAT, VERSION, ParametricSpectrum, fit_parametric
 
 __all__ = [
-    "FORMAT", "SUFFIXES", "VERSION", "GridSpectrum", "ParametricSpectrum", "PowerLawSpectrum", "Spectrum",
-    "build_spectrum", "default_spectrum", "fit_parametric", "frequency_grid", "load_spectrum",
-    "log_magnitude_correlation", "radial_frequency", "save_spectrum",
+    "FORMAT",
+    "SUFFIXES",
+    "VERSION",
+    "GridSpectrum",
+    "ParametricSpectrum",
+    "PowerLawSpectrum",
+    "Spectrum",
+    "build_spectrum",
+    "default_spectrum",
+    "fit_parametric",
+    "frequency_grid",
+    "load_spectrum",
+    "log_magnitude_correlation",
+    "radial_frequency",
+    "save_spectrum",
 ]

@@ -54,7 +54,8 @@ def _grid_width(height: int, columns: int, width: int | None, source: str) -> in
         if height // 2 + 1 != columns:
             raise PhaseLensError(
                 f"{source} has {height} rows and {columns} columns; the square rfft2 layout has N rows and "
-                f"N//2+1 columns, e.g. (3, 512, 257) (a full or fftshifted plane is not accepted)")
+                f"N//2+1 columns, e.g. (3, 512, 257) (a full or fftshifted plane is not accepted)"
+            )
         return height
     if width // 2 + 1 != columns:
         raise PhaseLensError(f"{source}: width {width} does not match {columns} rfft2 columns")

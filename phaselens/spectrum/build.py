@@ -111,8 +111,7 @@ def build_spectrum(
     # A cheap first walk gives the progress bar its total; the second streams the paths.
     total = sum(1 for _ in iter_images(folder, extensions))
     if total == 0:
-        raise PhaseLensError(
-            f"no images under {folder} (looked for {', '.join(extensions)} in all subfolders)")
+        raise PhaseLensError(f"no images under {folder} (looked for {', '.join(extensions)} in all subfolders)")
     chunk = max(1, min(16, CHUNK_BYTES // (size * size * 3 * 4)))
     acc = np.zeros((3, size, size // 2 + 1), dtype=np.float64)
     used, skipped = 0, []
@@ -134,8 +133,10 @@ def build_spectrum(
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with tqdm(total=total, unit="img", desc="spectrum", disable=not progress) as bar, \
-                ThreadPoolExecutor(workers, thread_name_prefix="spectrum") as pool:
+        with (
+            tqdm(total=total, unit="img", desc="spectrum", disable=not progress) as bar,
+            ThreadPoolExecutor(workers, thread_name_prefix="spectrum") as pool,
+        ):
             pending: set[Future] = set()
             for paths in _chunks(iter_images(folder, extensions), chunk):
                 if len(pending) >= 2 * workers:
@@ -150,6 +151,11 @@ def build_spectrum(
     if used == 0:
         first = f" (first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise PhaseLensError(f"none of the {n_skipped} image files under {folder} could be read{first}")
-    info = dict(images=used, skipped=n_skipped, skipped_files=[f"{p}: {why}" for p, why in skipped],
-                size=size, colour_space="decorrelated (inverse of phaselens.color.COLOR_MATRIX on RGB in [0, 1])")
+    info = dict(
+        images=used,
+        skipped=n_skipped,
+        skipped_files=[f"{p}: {why}" for p, why in skipped],
+        size=size,
+        colour_space="decorrelated (inverse of phaselens.color.COLOR_MATRIX on RGB in [0, 1])",
+    )
     return GridSpectrum(acc / used, width=size, info=info, source=f"spectrum of {folder}")

@@ -45,8 +45,12 @@ def _interp_rfft(values: torch.Tensor, width: int, fy: torch.Tensor, fx: torch.T
     i = u.floor().long().clamp(max=len(ky) - 2)
     j = s.floor().long().clamp(max=wfg - 2)
     a, b = u - i, s - j
-    return ((1 - a) * (1 - b) * v[:, i, j] + a * (1 - b) * v[:, i + 1, j]
-            + (1 - a) * b * v[:, i, j + 1] + a * b * v[:, i + 1, j + 1])
+    return (
+        (1 - a) * (1 - b) * v[:, i, j]
+        + a * (1 - b) * v[:, i + 1, j]
+        + (1 - a) * b * v[:, i, j + 1]
+        + a * b * v[:, i + 1, j + 1]
+    )
 
 
 class GridSpectrum(Spectrum):
@@ -64,8 +68,13 @@ class GridSpectrum(Spectrum):
         info: metadata (e.g. images averaged).
     """
 
-    def __init__(self, grid: torch.Tensor | np.ndarray, width: int | None = None,
-                 info: dict[str, Any] | None = None, source: str = "spectrum grid") -> None:
+    def __init__(
+        self,
+        grid: torch.Tensor | np.ndarray,
+        width: int | None = None,
+        info: dict[str, Any] | None = None,
+        source: str = "spectrum grid",
+    ) -> None:
         self.grid = _as_grid(grid, source)
         self.width = _grid_width(*self.grid.shape[-2:], width, source)
         self.info = dict(info or {})

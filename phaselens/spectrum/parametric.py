@@ -65,16 +65,27 @@ class ParametricSpectrum(Spectrum):
     ) -> None:
         as64 = functools.partial(torch.as_tensor, dtype=torch.float64)
         self.log_dc, self.radial, self.angular, self.rolloff = (
-            as64(log_dc), as64(radial), as64(angular), as64(rolloff))
+            as64(log_dc),
+            as64(radial),
+            as64(angular),
+            as64(rolloff),
+        )
         self.rolloff_powers = as64(rolloff_powers)
         self.log_f_center, self.log_f_scale, self.f_min = float(log_f_center), float(log_f_scale), float(f_min)
         self.info = dict(info or {})
         c = self.log_dc.shape[0] if self.log_dc.ndim == 1 else -1
         ok = (
-            c >= 1 and self.radial.ndim == 2 and self.radial.shape[0] == c and self.radial.shape[1] >= 2
-            and self.angular.ndim == 3 and self.angular.shape[0] == c and self.angular.shape[2] >= 1
-            and self.rolloff.ndim == 2 and self.rolloff.shape == (c, self.rolloff_powers.numel())
-            and self.log_f_scale > 0 and self.f_min > 0
+            c >= 1
+            and self.radial.ndim == 2
+            and self.radial.shape[0] == c
+            and self.radial.shape[1] >= 2
+            and self.angular.ndim == 3
+            and self.angular.shape[0] == c
+            and self.angular.shape[2] >= 1
+            and self.rolloff.ndim == 2
+            and self.rolloff.shape == (c, self.rolloff_powers.numel())
+            and self.log_f_scale > 0
+            and self.f_min > 0
         )
         if not ok:
             raise PhaseLensError(
@@ -97,9 +108,17 @@ class ParametricSpectrum(Spectrum):
             - fy, fx: any shape S (float64).
             - output: (C, *S).
         """
-        rad, ang, roll = _features(fy, fx, self.log_f_center, self.log_f_scale, self.f_min,
-                                   self.radial.shape[1] - 1, self.angular.shape[1],
-                                   self.angular.shape[2] - 1, self.rolloff_powers)
+        rad, ang, roll = _features(
+            fy,
+            fx,
+            self.log_f_center,
+            self.log_f_scale,
+            self.f_min,
+            self.radial.shape[1] - 1,
+            self.angular.shape[1],
+            self.angular.shape[2] - 1,
+            self.rolloff_powers,
+        )
         out = torch.einsum("cd,d...->c...", self.radial, rad[0])
         # Below f_min the polynomial gives way to its tangent line: a power law.
         out = out + torch.einsum("cd,d...->c...", self.radial, rad[1])
@@ -118,17 +137,29 @@ class ParametricSpectrum(Spectrum):
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (see docs/spectrum.md)."""
         chans = [
-            dict(log_dc=float(self.log_dc[c]), radial=self.radial[c].tolist(),
-                 angular=self.angular[c].tolist(), rolloff=self.rolloff[c].tolist())
+            dict(
+                log_dc=float(self.log_dc[c]),
+                radial=self.radial[c].tolist(),
+                angular=self.angular[c].tolist(),
+                rolloff=self.rolloff[c].tolist(),
+            )
             for c in range(self.channels)
         ]
         return dict(
-            format=FORMAT, version=VERSION, kind="parametric",
-            model=("ln A = sum_d radial[d] x^d + sum_k sum_j angular[k-1][j] x^j cos(2 k theta)"
-                   " + sum_p rolloff[p] ((2|fx|)^p + (2|fy|)^p), x = (ln f - log_f_center) / log_f_scale;"
-                   " radial part linear in x below f_min; |X| = sqrt(H W) A, DC = H W exp(log_dc)"),
-            log_f_center=self.log_f_center, log_f_scale=self.log_f_scale, f_min=self.f_min,
-            rolloff_powers=self.rolloff_powers.tolist(), channels=chans, info=self.info,
+            format=FORMAT,
+            version=VERSION,
+            kind="parametric",
+            model=(
+                "ln A = sum_d radial[d] x^d + sum_k sum_j angular[k-1][j] x^j cos(2 k theta)"
+                " + sum_p rolloff[p] ((2|fx|)^p + (2|fy|)^p), x = (ln f - log_f_center) / log_f_scale;"
+                " radial part linear in x below f_min; |X| = sqrt(H W) A, DC = H W exp(log_dc)"
+            ),
+            log_f_center=self.log_f_center,
+            log_f_scale=self.log_f_scale,
+            f_min=self.f_min,
+            rolloff_powers=self.rolloff_powers.tolist(),
+            channels=chans,
+            info=self.info,
         )
 
     @classmethod
@@ -137,14 +168,21 @@ class ParametricSpectrum(Spectrum):
         if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("kind") != "parametric":
             raise PhaseLensError(f"{source} is not a PhaseLens parametric spectrum (format {FORMAT!r})")
         if d.get("version") != VERSION:
-            raise PhaseLensError(f"{source} has spectrum format version {d.get('version')!r}; this PhaseLens reads {VERSION}")
+            raise PhaseLensError(
+                f"{source} has spectrum format version {d.get('version')!r}; this PhaseLens reads {VERSION}"
+            )
         try:
             chans = d["channels"]
             return cls(
-                log_dc=[c["log_dc"] for c in chans], radial=[c["radial"] for c in chans],
-                angular=[c["angular"] for c in chans], rolloff=[c["rolloff"] for c in chans],
-                rolloff_powers=d["rolloff_powers"], log_f_center=d["log_f_center"],
-                log_f_scale=d["log_f_scale"], f_min=d["f_min"], info=d.get("info"),
+                log_dc=[c["log_dc"] for c in chans],
+                radial=[c["radial"] for c in chans],
+                angular=[c["angular"] for c in chans],
+                rolloff=[c["rolloff"] for c in chans],
+                rolloff_powers=d["rolloff_powers"],
+                log_f_center=d["log_f_center"],
+                log_f_scale=d["log_f_scale"],
+                f_min=d["f_min"],
+                info=d.get("info"),
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             if isinstance(err, PhaseLensError):
@@ -206,8 +244,9 @@ def fit_parametric(
     fy, fx = frequency_grid(h, width)
     keep = (fy != 0) | (fx != 0)
     fy, fx = fy[keep], fx[keep]
-    (poly, _), ang, roll = _features(fy, fx, log_f_center, log_f_scale, 1.0 / max(h, width),
-                                     radial_degree, harmonics, angular_degree, rolloff_powers)
+    (poly, _), ang, roll = _features(
+        fy, fx, log_f_center, log_f_scale, 1.0 / max(h, width), radial_degree, harmonics, angular_degree, rolloff_powers
+    )
     design = torch.cat([poly, ang.flatten(0, 1), roll]).T  # (bins, features)
     target = (_log_grid(g) - 0.5 * math.log(h * width))[:, keep].T  # ln A per bin, (bins, C)
     sw = torch.sqrt(fy**2 + fx**2).pow(-weight_power / 2).unsqueeze(1)
@@ -215,7 +254,12 @@ def fit_parametric(
     nd, na = poly.shape[0], ang.shape[0] * ang.shape[1]
     dc = g[:, 0, 0].clamp_min(g[g > 0].min()) / (h * width)
     return ParametricSpectrum(
-        log_dc=dc.log(), radial=coef[:, :nd], angular=coef[:, nd:nd + na].reshape(c, harmonics, -1),
-        rolloff=coef[:, nd + na:], rolloff_powers=rolloff_powers, log_f_center=log_f_center,
-        log_f_scale=log_f_scale, f_min=1.0 / max(h, width),
+        log_dc=dc.log(),
+        radial=coef[:, :nd],
+        angular=coef[:, nd : nd + na].reshape(c, harmonics, -1),
+        rolloff=coef[:, nd + na :],
+        rolloff_powers=rolloff_powers,
+        log_f_center=log_f_center,
+        log_f_scale=log_f_scale,
+        f_min=1.0 / max(h, width),
     )

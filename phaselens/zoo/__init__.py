@@ -97,7 +97,7 @@ def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
         raise PhaseLensError(f"no weights for zoo model {key!r} at {path}; train them with: {TRAIN_COMMAND}")
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-        state = {k: f.get_tensor(k) for k in f.keys()}
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is no dict
     arch = meta.get("phaselens.arch", key)
     if arch != key:
         raise PhaseLensError(f"{path} holds a {arch!r} model, not {key!r}")

@@ -129,7 +129,9 @@ def train_one(
     m = torch.tensor(mean).view(1, 3, 1, 1)
     s = torch.tensor(std).view(1, 3, 1, 1)
     decay = [p for n_, p in net.named_parameters() if p.ndim > 1 and "pos_embed" not in n_ and "cls_token" not in n_]
-    no_decay = [p for n_, p in net.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n_ and "cls_token" not in n_)]
+    no_decay = [
+        p for n_, p in net.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n_ and "cls_token" not in n_)
+    ]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=recipe.lr,
@@ -222,7 +224,9 @@ def evaluate(
             f"worst class {CLASS_NAMES[worst]} {float(per_class[worst]):.3f}",
             flush=True,
         )
-        print("       per class: " + ", ".join(f"{c} {float(a):.3f}" for c, a in zip(CLASS_NAMES, per_class)), flush=True)
+        print(
+            "       per class: " + ", ".join(f"{c} {float(a):.3f}" for c, a in zip(CLASS_NAMES, per_class)), flush=True
+        )
     return results
 
 
