@@ -22,10 +22,10 @@ from .errors import PhaseLensError
 EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
-def iter_images(folder: str | os.PathLike, extensions: Sequence[str] = EXTENSIONS) -> Iterator[Path]:
+def iter_images(folder: str | os.PathLike[str], extensions: Sequence[str] = EXTENSIONS) -> Iterator[Path]:
     """Image files under `folder` (nested, sorted per folder, hidden names skipped), lazily."""
     exts = tuple(e.lower() for e in extensions)
-    for root, dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(os.fspath(folder)):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith(".") and name.lower().endswith(exts):

@@ -43,7 +43,8 @@ class Preprocess:
         self.std = tuple(float(s) for s in self.std)
         if isinstance(self.input_size, int):
             self.input_size = (self.input_size, self.input_size)
-        self.input_size = tuple(int(s) for s in self.input_size)
+        h, w = (int(s) for s in self.input_size)
+        self.input_size = (h, w)
         if len(self.mean) == 1 and self.channels > 1:
             self.mean = self.mean * self.channels
         if len(self.std) == 1 and self.channels > 1:
@@ -92,6 +93,8 @@ class ImageModel(nn.Module):
         mean, std = (
             torch.tensor(v, device=device).view(1, c, 1, 1) for v in (self.preprocess.mean, self.preprocess.std)
         )
+        self._mean: torch.Tensor
+        self._std: torch.Tensor
         self.register_buffer("_mean", mean, persistent=False)
         self.register_buffer("_std", std, persistent=False)
 

@@ -166,6 +166,8 @@ def logit(targets: Targets) -> Objective:
 
     def fn(ctx: Context) -> torch.Tensor:
         out = ctx.logits
+        if out is None:
+            raise PhaseLensError("logit needs the model output, but the forward pass stopped early")
         if out.ndim != 2:
             raise PhaseLensError(f"logit needs a (N, classes) model output, got shape {tuple(out.shape)}")
         _check_index(idx, out.shape[1], "class", "the model")

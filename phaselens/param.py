@@ -77,6 +77,7 @@ class MacoParam(ImageParam):
         if magnitude.shape != (c, h, wf) or wf != width // 2 + 1:
             raise PhaseLensError(f"magnitude {tuple(magnitude.shape)} does not fit phase {tuple(phase.shape)}")
         super().__init__(b, c, h, width)
+        self.magnitude: torch.Tensor
         self.register_buffer("magnitude", symmetrize_magnitude(magnitude.float(), width))
         self.phase = nn.Parameter(phase.float().clone())
 
@@ -109,6 +110,7 @@ class FourierParam(ImageParam):
         b, c, h, _, _ = spectrum.shape
         super().__init__(b, c, h, width)
         f = radial_frequency(h, width).clamp_min(1.0 / max(h, width))
+        self.scale: torch.Tensor
         self.register_buffer("scale", f.pow(-decay))
         self.spectrum = nn.Parameter(spectrum.float().clone())
 

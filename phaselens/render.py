@@ -145,7 +145,7 @@ def visualize(
     device, dtype = model_device_dtype(im)
     rng = SeedGroups(seeds, device)
     param = make_param(cfg.method, rng, size, im.channels, cfg.spectrum, cfg.fourier_decay)
-    optimizer = OPTIMIZERS[cfg.optimizer](param.parameters(), lr=cfg.lr)
+    optimizer = OPTIMIZERS[cfg.optimizer](param.parameters(), lr=cfg.lr)  # type: ignore[call-arg]
     reader = LayerReader(im, obj.layers, need_logits=obj.needs_logits)
     transparency = torch.zeros(b, im.channels, *size, device=device)
     trace = torch.zeros(cfg.steps, b, device=device)  # on the device: no host sync per step

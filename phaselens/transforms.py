@@ -111,7 +111,7 @@ def crop_resize(
 
 def augment(images: torch.Tensor, rng: SeedGroups, cfg: CropConfig, out_size: tuple[int, int]) -> torch.Tensor:
     """Random crops (resized to `out_size`) plus Gaussian noise. Output (B * K, C, h, w)."""
-    boxes = sample_boxes(rng, cfg, images.shape[-2:])
+    boxes = sample_boxes(rng, cfg, (images.shape[-2], images.shape[-1]))
     crops = crop_resize(images, boxes, out_size, max_side=cfg.size[1])
     if cfg.noise > 0:
         b, k = boxes.shape[:2]

@@ -54,7 +54,7 @@ def spec() -> str:
     try:
         load_model(path_spec)
         return path_spec
-    except Exception:  # an older loader (PhaseLensError): use main() below
+    except Exception:  # noqa: BLE001 - an older loader (PhaseLensError): use main() below
         return "tiny"
 
 

@@ -230,7 +230,7 @@ def test_cli_end_to_end_writes_csv_markdown_and_png(tmp_path, tiny_specs, capsys
     assert main(argv) == 0
     for name in ("results.csv", "results.md", "results.png", "manifest.json"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
-    rows = list(csv.DictReader((out / "results.csv").open()))
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     # 2 models x (maco + natural) x 2 evaluators x 2 masks x 2 seeds
     assert len(rows) == 2 * 2 * 2 * 2 * 2
     assert {r["method"] for r in rows} == {"maco", "natural"}
@@ -317,6 +317,6 @@ def test_cli_with_an_image_folder(tmp_path, tiny_specs):
     assert main(argv) == 0
     manifest = (out / "manifest.json").read_text()
     assert "image folder" in manifest
-    rows = list(csv.DictReader((out / "results.csv").open()))
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     assert {r["method"] for r in rows} == {"pixel", "natural"}  # 1 image per class held out, 2 as reference
     assert all(r["n"] == str(len(CLASS_NAMES)) for r in rows)

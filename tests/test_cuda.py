@@ -13,7 +13,7 @@ from phaselens.config import RunConfig
 from phaselens.lens import expand_targets, run_lens, store
 from phaselens.lens.batching import auto_batch
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 FAST = dict(steps=8, image_size=48, crops=4, lr=0.1, crop_center_std=0.05)
 
@@ -71,7 +71,6 @@ def test_lens_on_gpu_makes_every_target(cnn, tmp_path):
 
 def test_a_net_moved_to_the_gpu_before_wrapping_works():
     from conftest import TinyCNN
-
     from phaselens.model import ImageModel, Preprocess
 
     model = ImageModel(TinyCNN().cuda(), Preprocess((0.5,) * 3, (0.25,) * 3, (32, 32)))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lens_models import EVIL_NAME, tiny
 from PIL import Image
 
+from lens_models import EVIL_NAME, tiny
 from phaselens.errors import PhaseLensError
 from phaselens.lens import Shard, build_site, expand_targets, parse_shard, run_lens, shard_from_env, store, target_seed
 from phaselens.lens.batching import batch_from_probe

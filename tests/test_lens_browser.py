@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lens_models import EVIL_NAME, tiny
 from PIL import Image
 
+from lens_models import EVIL_NAME, tiny
 from phaselens.lens import run_lens
 
 
@@ -30,10 +30,13 @@ def _find(*names: str) -> str | None:
 
 CHROMIUM = _find("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 DRIVER = _find("/usr/bin/chromedriver", "chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None,
-    reason="no chromium/chromedriver found: run scripts/install_test_deps.sh (apt chromium chromium-driver)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None or DRIVER is None,
+        reason="no chromium/chromedriver found: run scripts/install_test_deps.sh (apt chromium chromium-driver)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

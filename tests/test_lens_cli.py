@@ -11,12 +11,15 @@ import sys
 import time
 from pathlib import Path
 
-import lens_models
 import numpy as np
+import pytest
 from PIL import Image
 
+import lens_models
 from phaselens.lens import run_lens
 from phaselens.lens.store import read_complete
+
+pytestmark = pytest.mark.slow  # each test runs the CLI in subprocesses: 7-14 s on a 2-core CPU
 
 REPO = Path(__file__).resolve().parents[1]
 # Small, but slow enough (a few seconds a batch of 2) to be killed between batches.

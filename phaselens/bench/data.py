@@ -100,7 +100,10 @@ def folder_reference(
     """
     folders = class_folders(root)
     indices = folder_classes([f.name for f in folders], class_names)
-    images, labels, hold, hold_labels = [], [], [], []
+    images: list[torch.Tensor] = []
+    hold: list[torch.Tensor] = []
+    labels: list[int] = []
+    hold_labels: list[int] = []
     for folder, k in zip(folders, indices):
         files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
         if len(files) < 2:

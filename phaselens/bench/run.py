@@ -196,7 +196,10 @@ def natural_set(ref: Reference, seeds: int) -> tuple[torch.Tensor, list[int], li
     """Held-out natural images arranged like visualizations: seed s holds the s-th image of each class."""
     if ref.holdout is None:
         return None
-    picks, targets, seed_of = [], [], []
+    picks: list[int] = []
+    targets: list[int] = []
+    seed_of: list[int] = []
+    assert ref.holdout_labels is not None
     labels = ref.holdout_labels.tolist()
     for k in ref.classes:
         of_k = [i for i, y in enumerate(labels) if y == k]

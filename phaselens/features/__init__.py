@@ -9,7 +9,7 @@
 >>> import phaselens as pl
 >>> model = pl.load_model("zoo:cnn")
 >>> [r.name for r in list_layers(model)][:3]
-['stem', 'stem.0', 'stem.1']
+['stem', 'stem.conv', 'stem.bn']
 """
 
 from .capture import Capture, StopForward, first_tensor, get_layer, layer_names

@@ -60,7 +60,7 @@ class LensReport:
 def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
     n = len(values)
     if n <= points:
-        picks = range(n)
+        picks = list(range(n))
     else:
         picks = sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
     return [float(f"{float(values[i]):.5g}") for i in picks]

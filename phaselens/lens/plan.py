@@ -73,6 +73,7 @@ def objective_for(targets: Sequence[Target]) -> Objective:
     if len(kinds) != 1:
         raise PhaseLensError(f"one batch must hold one kind of target, got {sorted(map(str, kinds))}")
     kind, layer = kinds.pop()
+    layer = layer or ""
     idx = [t.index for t in targets]
     if kind == "class":
         return logit(idx)

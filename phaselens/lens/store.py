@@ -40,7 +40,7 @@ IMAGE_SETTINGS = ("model", *IMAGE_FIELDS, "seed", "facets")
 try:  # fcntl is POSIX only; elsewhere runs are not locked (and the docs say so).
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 def targets_dir(out: Path) -> Path:

@@ -119,14 +119,14 @@ class ExportedNet(nn.Module):
             self.register_buffer(name, buf)
 
     def forward(self, *args, **kwargs):
-        return self._program(*args, **kwargs)
+        return self._program(*args, **kwargs)  # type: ignore[operator]
 
     def train(self, mode: bool = True):
         self.training = mode
         return self
 
     def _apply(self, fn, recurse=True):
-        self._program._apply(fn, recurse)
+        self._program._apply(fn, recurse)  # type: ignore[union-attr]
         return self
 
 
@@ -134,7 +134,7 @@ def _load_export(path: Path):
     files = {EXTRA: ""}
     try:
         program = torch.export.load(str(path), extra_files=files)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - torch.export raises many types for a bad file
         raise PhaseLensError(f"cannot load torch.export program {path}: {str(err).splitlines()[0]}") from None
     shape = _input_shape(program)
     if shape is not None and isinstance(shape[0], int):

@@ -98,5 +98,5 @@ def is_download_error(err: BaseException) -> bool:
             return True
         if isinstance(err, (ConnectionError, TimeoutError, socket.gaierror, FileNotFoundError)):
             return True
-        err = err.__cause__ or err.__context__
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
     return False

@@ -104,7 +104,7 @@ def _class_names(timm, net: nn.Module) -> list[str] | None:
         info = timm.data.ImageNetInfo(subset)
         # "goldfish, Carassius auratus" -> "goldfish": short names make `class:goldfish` and file names work.
         names = [info.index_to_description(i).split(",")[0].strip() for i in range(info.num_classes())]
-    except Exception:
+    except Exception:  # noqa: BLE001 - class names are a convenience
         return None
     return names_for(getattr(net, "num_classes", None), names)
 

@@ -98,7 +98,7 @@ def _preprocess(default) -> tuple[Preprocess, list[str] | None]:
 
 def _num_classes(net: nn.Module) -> int | None:
     if isinstance(getattr(net, "num_classes", None), int):  # squeezenet ends in a convolution
-        return net.num_classes
+        return int(net.num_classes)  # type: ignore[arg-type]
     last = None
     for m in net.modules():
         if isinstance(m, nn.Linear):

@@ -61,6 +61,8 @@ def load_from_file(path: str | Path, attr: str, pretrained: bool = True) -> Imag
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     name = f"phaselens_user_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PhaseLensError(f"cannot import {path} as a Python module")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod  # dataclasses and pickling look modules up by name
     folder = str(path.parent)

@@ -50,7 +50,7 @@ def _chunk_sum(paths: list[Path], size: int) -> tuple[np.ndarray | None, int, li
     for p in paths:
         try:
             images.append(load_square(p, size))
-        except Exception as err:  # any decoder failure means an unreadable file: skip it, say which
+        except Exception as err:  # noqa: BLE001 - any decoder failure means an unreadable file: skip it, say which
             skipped.append((str(p), f"{type(err).__name__}: {err}"))
     if not images:
         return None, 0, skipped
@@ -114,7 +114,8 @@ def build_spectrum(
         raise PhaseLensError(f"no images under {folder} (looked for {', '.join(extensions)} in all subfolders)")
     chunk = max(1, min(16, CHUNK_BYTES // (size * size * 3 * 4)))
     acc = np.zeros((3, size, size // 2 + 1), dtype=np.float64)
-    used, skipped = 0, []
+    used = 0
+    skipped: list[tuple[str, str]] = []
     n_skipped = 0
 
     def collect(fut: Future) -> None:

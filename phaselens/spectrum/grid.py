@@ -76,7 +76,7 @@ class GridSpectrum(Spectrum):
         source: str = "spectrum grid",
     ) -> None:
         self.grid = _as_grid(grid, source)
-        self.width = _grid_width(*self.grid.shape[-2:], width, source)
+        self.width = _grid_width(self.grid.shape[-2], self.grid.shape[-1], width, source)
         self.info = dict(info or {})
         self._fit: ParametricSpectrum | None = None
         self._residual: torch.Tensor | None = None
