@@ -56,6 +56,16 @@ class TinyViT(nn.Module):
         return self.head(self.blocks(t)[:, 0])
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `gpu` is skipped where CUDA is absent, wherever it is written."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def cnn() -> ImageModel:
     torch.manual_seed(0)
