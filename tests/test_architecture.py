@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "phaselens"
 # Imported inside functions on purpose: optional, or heavy and rarely needed.
-LAZY = {"scipy", "huggingface_hub", "timm", "torchvision", "transformers", "fcntl"}
+LAZY = {"scipy", "sklearn", "umap", "huggingface_hub", "timm", "torchvision", "transformers", "fcntl"}
 
 
 def _modules() -> dict[str, Path]:
