@@ -246,10 +246,15 @@ def _object_colour(rng: np.random.Generator, label: int) -> np.ndarray:
         hue = (CLASS_HUES[label] + rng.uniform(-_HUE_JITTER, _HUE_JITTER)) % 1.0
         sat = rng.uniform(0.7, 1.0)
         val = rng.uniform(0.7, 1.0)
-    else:
-        hue = rng.uniform(0.0, 1.0)
-        sat = rng.uniform(0.3, 1.0)
-        val = rng.uniform(0.55, 1.0)
+        return np.array(colorsys.hsv_to_rgb(hue, sat, val))
+    return _random_colour(rng)
+
+
+def _random_colour(rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour of any hue, fairly saturated and bright (the "random colour" of the definitions)."""
+    hue = rng.uniform(0.0, 1.0)
+    sat = rng.uniform(0.3, 1.0)
+    val = rng.uniform(0.55, 1.0)
     return np.array(colorsys.hsv_to_rgb(hue, sat, val))
 
 
@@ -258,6 +263,26 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     c = (np.arange(size) + 0.5) / size * 2.0 - 1.0
     # Image rows go down; y goes up so "up" in the shape is up in the image.
     return np.meshgrid(c, -c, indexing="xy")
+
+
+def _local_coords(size: int, cx: float, cy: float, angle: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-grid coordinates local to a shape centred at (cx, cy), turned by ``angle``, of half-extent ``scale``."""
+    gx, gy = _grid(size)
+    dx, dy = gx - cx, gy - cy
+    ca, sa = np.cos(angle), np.sin(angle)
+    return (ca * dx + sa * dy) / scale, (-sa * dx + ca * dy) / scale
+
+
+def _coverage(dist: np.ndarray, size: int) -> np.ndarray:
+    """Antialiased coverage in [0, 1] of a signed distance in image units (one pixel of ramp)."""
+    return np.clip(0.5 - dist * (size / 2.0), 0.0, 1.0)
+
+
+def _camera(img: np.ndarray, rng: np.random.Generator, noise_rng: np.random.Generator) -> np.ndarray:
+    """Mild global colour jitter (per-channel gain) and sensor noise, then clip; float32 out."""
+    img = img * rng.uniform(0.95, 1.05, 3)[:, None, None]
+    img = img + noise_rng.normal(0.0, 0.01, img.shape)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
 def check_scale(scale: tuple[float, float]) -> tuple[float, float]:
@@ -297,20 +322,12 @@ def render(
     obj_scale = float(rng.uniform(*check_scale(scale)))
     cx, cy = rng.uniform(-(0.97 - obj_scale), 0.97 - obj_scale, 2)
     angle = rng.uniform(-np.pi, np.pi) if tilt is None else np.deg2rad(rng.uniform(-tilt, tilt))
-    gx, gy = _grid(size)
-    dx, dy = gx - cx, gy - cy
-    ca, sa = np.cos(angle), np.sin(angle)
-    x = (ca * dx + sa * dy) / obj_scale
-    y = (-sa * dx + ca * dy) / obj_scale
-    dist = sdf(x, y, rng) * obj_scale  # back to image units
-    alpha = np.clip(0.5 - dist * (size / 2.0), 0.0, 1.0)
+    x, y = _local_coords(size, cx, cy, angle, obj_scale)
+    alpha = _coverage(sdf(x, y, rng) * obj_scale, size)  # distance back in image units
     colour = _object_colour(rng, label)
     img = _background(bg_rng, size)
     img = img * (1.0 - alpha) + colour[:, None, None] * alpha
-    # Mild global colour jitter (per-channel gain) and sensor noise.
-    img = img * rng.uniform(0.95, 1.05, 3)[:, None, None]
-    img = img + bg_rng.normal(0.0, 0.01, img.shape)
-    return np.clip(img, 0.0, 1.0).astype(np.float32)
+    return _camera(img, rng, bg_rng)
 
 
 def sample(seed: int, index: int, size: int = 64, scale: tuple[float, float] = DEFAULT_SCALE) -> tuple[np.ndarray, int]:
