@@ -135,5 +135,6 @@ def nnls_coefficients(a: torch.Tensor, W: torch.Tensor, *, max_iter: int = 1000)
         )
     flat = a.reshape(1, -1, a.shape[-1])
     u = nnls_batched(flat.detach(), W.detach().unsqueeze(0), max_iter=max_iter)
-    exact, _ = _active_solve(flat @ W.T, (W @ W.T).unsqueeze(0), u > 0)
-    return exact.reshape(*a.shape[:-1], W.shape[0])
+    a64, W64 = flat.to(torch.float64), W.to(torch.float64)  # as in the solver: the Gram squares W's condition
+    exact, _ = _active_solve(a64 @ W64.T, (W64 @ W64.T).unsqueeze(0), u > 0)
+    return exact.to(a.dtype).reshape(*a.shape[:-1], W.shape[0])
