@@ -96,6 +96,14 @@ def test_nmf_metrics_say_what_was_fitted():
     assert bool(done.converged) and int(done.n_iter) < 500 and float(done.error) < float(f.error)
 
 
+def test_l1_penalties_trade_error_for_sparsity():
+    A = activations(2)
+    plain, sparse = nmf(A, 8), nmf(A, 8, l1_U=30.0, l1_W=30.0)
+    assert float(sparse.sparsity) > float(plain.sparsity) + 0.1 and float(sparse.hoyer) > float(plain.hoyer)
+    assert float((sparse.W == 0).double().mean()) > float((plain.W == 0).double().mean())
+    assert float(sparse.error) > float(plain.error)
+
+
 def test_batched_nmf_over_groups_of_different_sizes_matches_one_group_at_a_time():
     mats = [activations(s, n=n, dtype=torch.float64) for s, n in zip(range(4), (120, 200, 150, 90))]
     batch = nmf(mats, 6, max_iter=120)
