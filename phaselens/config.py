@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,25 @@ def spectrum_name(spectrum: Spectrum | str | None) -> str:
     if spectrum is None:
         return "default"
     return str(spectrum) if isinstance(spectrum, str) else type(spectrum).__name__
+
+
+MIN_IMAGE_SIDE = 8
+
+
+def _check_size(size: Any) -> int | tuple[int, int] | None:
+    """None, a side, or (H, W), each an integer >= `MIN_IMAGE_SIDE`."""
+    if size is None:
+        return None
+    raw = list(size) if isinstance(size, (tuple, list)) else [size]
+    try:
+        if len(raw) not in (1, 2) or any(isinstance(v, bool) for v in raw):
+            raise TypeError
+        sides = [operator.index(v) for v in raw]
+    except TypeError:
+        raise PhaseLensError(f"image_size must be None, a side or (H, W) in whole pixels, got {size!r}") from None
+    if min(sides) < MIN_IMAGE_SIDE:
+        raise PhaseLensError(f"image_size must be at least {MIN_IMAGE_SIDE} pixels on each side, got {size!r}")
+    return (sides[0], sides[1]) if isinstance(size, (tuple, list)) and len(sides) == 2 else sides[0]
 
 
 @dataclass(frozen=True)
@@ -97,9 +117,10 @@ class RunConfig:
             raise PhaseLensError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise PhaseLensError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not (isinstance(self.fourier_decay, (int, float)) and math.isfinite(self.fourier_decay)):
+            raise PhaseLensError(f"fourier_decay must be a finite number, got {self.fourier_decay!r}")
         object.__setattr__(self, "crop_size", tuple(float(v) for v in self.crop_size))
-        if isinstance(self.image_size, (tuple, list)):
-            object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        object.__setattr__(self, "image_size", _check_size(self.image_size))
         self.crop_config()  # checks crops, crop size, centre std and noise
 
     def replace(self, **overrides: Any) -> RunConfig:

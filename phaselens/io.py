@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,21 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import PhaseLensError
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    """Write to a temporary file beside `path`, then rename: readers never see half a file.
+
+    Raises:
+        PhaseLensError: naming the path and the reason (disk full, read-only, not a folder, ...);
+            the temporary file is removed, and an older file at `path` is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         # mkstemp makes private (0600) files; give the usual permissions so sites can be served.
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -29,9 +38,65 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise PhaseLensError(f"cannot write {path}: {_reason(err)}") from None
         raise
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err) or type(err).__name__
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """`path` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike, what: str = "--out") -> Iterator[Path]:
+    """Create the output folder `path` (checking that it can be one) for the block's writes.
+
+    If the block raises a `PhaseLensError` (bad input found later, a run refused), the
+    folders made here are removed again when still empty, so a refused run leaves nothing.
+
+    Raises:
+        PhaseLensError: `path` or one of its parents is a file, or it cannot be created or written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise PhaseLensError(f"{what} {path} exists and is not a folder; give a folder path")
+    missing = _missing_parents(path)
+    base = (missing[-1] if missing else path).parent
+    if missing and base.exists() and not base.is_dir():
+        raise PhaseLensError(f"{what} {path}: {base} is a file, not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        _remove_empty(missing)
+        raise PhaseLensError(f"cannot use {what} {path} as an output folder: {_reason(err)}") from None
+    try:
+        yield path
+    except PhaseLensError:
+        _remove_empty(missing)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _umask() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from .errors import PhaseLensError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+MIN_STD = 1e-5  # models that take 0-255 input use std 1/255: well above this
+MAX_INPUT_SIDE = 16384
 
 
 @dataclass
@@ -53,6 +56,15 @@ class Preprocess:
             raise PhaseLensError(
                 f"mean {self.mean} and std {self.std} must have one value per channel ({self.channels})"
             )
+        if not all(math.isfinite(m) for m in self.mean):
+            raise PhaseLensError(f"normalization mean must be finite numbers, got {self.mean}")
+        if not all(math.isfinite(v) and v >= MIN_STD for v in self.std):
+            raise PhaseLensError(
+                f"normalization std must be finite numbers >= {MIN_STD:g} (smaller ones blow the input up "
+                f"to non-finite values), got {self.std}"
+            )
+        if min(h, w) < 1 or max(h, w) > MAX_INPUT_SIDE:
+            raise PhaseLensError(f"input size must be 1..{MAX_INPUT_SIDE} pixels per side, got {h}x{w}")
 
 
 class ImageModel(nn.Module):

@@ -14,6 +14,7 @@ is the mean of one feature over all spatial positions / patch tokens, and a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -100,6 +101,11 @@ class Objective:
     def _combine(self, other, op: Callable, symbol: str, swap: bool = False) -> Objective:
         if isinstance(other, (int, float)):
             value = float(other)
+            if not math.isfinite(value) or (symbol == "/" and not swap and value == 0):
+                raise PhaseLensError(
+                    f"cannot {_VERB[symbol]} an objective {'by' if symbol in '*/' else 'and'} {value!r}: "
+                    "the objective would not be finite; use a finite, non-zero number"
+                )
             desc = (
                 f"{_num(value)} {symbol} {self._wrapped(symbol)}"
                 if swap
@@ -153,6 +159,9 @@ class Objective:
 
     def __neg__(self):
         return Objective(lambda ctx: -self(ctx), f"-{self._wrapped('*')}", self.layers, self.needs_logits, self.batch)
+
+
+_VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
 
 
 def _num(v: float) -> str:

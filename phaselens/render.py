@@ -21,16 +21,19 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import DEFAULT, OPTIMIZERS, RunConfig, default_image_size
-from .errors import PhaseLensError
+from .errors import NonFiniteError, PhaseLensError
 from .features import LayerReader
 from .io import make_grid, save_result, to_uint8, transparency_alpha
+from .memory import check_run
 from .model import ImageModel, as_image_model, frozen, model_device_dtype
 from .objectives import Objective, Targets, as_objective
 from .param import make_param
-from .rng import SeedGroups
+from .rng import SeedGroups, check_seed
 from .transforms import CropConfig, augment
 
-__all__ = ["DEFAULTS", "Result", "default_image_size", "evaluate", "frozen", "visualize"]
+__all__ = ["DEFAULTS", "Result", "default_image_size", "evaluate", "frozen", "optimize", "visualize"]
+
+CHECK_EVERY = 16  # steps between looks for non-finite scores (each look waits for the device)
 
 # The defaults as keyword arguments, for code written against the keyword style (read from `RunConfig`).
 DEFAULTS = {k: DEFAULT.manifest()[k] for k in ("steps", "image_size", "crops", "crop_center_std", "noise", "lr")}
@@ -47,6 +50,8 @@ class Result:
         trace: (steps, B) each image's objective (mean over crops) at every step.
         descriptions: the objective, and the target of each image.
         settings: every setting used, for manifests.
+        diverged: image index -> first step its objective was NaN or infinite (only from `optimize`;
+            `visualize` raises `NonFiniteError` instead).
     """
 
     images: torch.Tensor
@@ -54,6 +59,7 @@ class Result:
     trace: torch.Tensor
     description: str
     settings: dict[str, Any] = field(default_factory=dict)
+    diverged: dict[int, int] = field(default_factory=dict)
 
     @property
     def final_scores(self) -> list[float]:
@@ -123,16 +129,46 @@ def visualize(
     Returns:
         A `Result`. Shape: images and transparency (B, C, H, W); trace (steps, B).
 
+    Raises:
+        PhaseLensError: bad settings, or a run that cannot fit in the device's free memory
+            (`phaselens.memory.check_run`; the message gives the estimate and what to lower).
+        NonFiniteError: the objective became NaN or infinite (naming the image and the step).
+
     Example:
         >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         >>> r = visualize(net, [1, 2], steps=2, image_size=64, crops=2)
         >>> r.images.shape, r.trace.shape
         (torch.Size([2, 3, 64, 64]), torch.Size([2, 2]))
     """
+    return optimize(
+        model, objective, config, seed=seed, batch=batch, progress=progress, callback=callback, strict=True, **overrides
+    )
+
+
+def optimize(
+    model: nn.Module,
+    objective: Objective | Targets,
+    config: RunConfig | None = None,
+    *,
+    seed: int | Sequence[int] = 0,
+    batch: int | None = None,
+    progress: bool = False,
+    callback: StepCallback | Callable[[int, torch.Tensor], None] | None = None,
+    strict: bool = False,
+    **overrides: Any,
+) -> Result:
+    """`visualize`, which by default does not raise when images diverge: ``Result.diverged``
+    maps each image whose objective became NaN or infinite to the first such step, and
+    the other images are made as usual (Lens marks the diverged targets failed).
+
+    Non-finite scores are looked for every `CHECK_EVERY` steps (one host sync each); the
+    run stops once every image has diverged, or at the first one when `strict`, raising
+    `NonFiniteError`.
+    """
     cfg = (config or DEFAULT).replace(**overrides) if overrides else (config or DEFAULT)
     obj = as_objective(objective)
     im: ImageModel = as_image_model(model)
-    seeds = [seed] if isinstance(seed, int) else [int(s) for s in seed]
+    seeds = [check_seed(s) for s in (seed if isinstance(seed, Sequence) else [seed])]
     b = batch or max(obj.batch, len(seeds))
     if len(seeds) == 1:
         seeds = seeds * b
@@ -140,6 +176,7 @@ def visualize(
         raise PhaseLensError(
             f"batch of {b} images, but the objective has {obj.batch} targets and {len(seeds)} seeds were given"
         )
+    check_run(im, cfg, b, () if obj.needs_logits else obj.layers)
     size = cfg.image_shape(im.input_size)
     crops = cfg.crop_config()
     device, dtype = model_device_dtype(im)
@@ -151,11 +188,13 @@ def visualize(
     trace = torch.zeros(cfg.steps, b, device=device)  # on the device: no host sync per step
     use_amp = cfg.amp and device.type == "cuda"
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    diverged: dict[int, int] = {}
 
     def accumulate(grad: torch.Tensor) -> None:
         transparency.add_(grad.detach().abs())
 
     bar = tqdm(total=cfg.steps, desc=obj.description[:40], unit="step", leave=False, disable=not progress)
+    checked = 0
     with frozen(im):
         for step in range(cfg.steps):
             optimizer.zero_grad(set_to_none=True)
@@ -171,9 +210,25 @@ def visualize(
             if callback is not None:
                 callback(step, trace[step])
             bar.update(1)
+            if (step + 1) % CHECK_EVERY == 0 or step + 1 == cfg.steps:
+                _find_diverged(trace, checked, step + 1, diverged)
+                checked = step + 1
+                if len(diverged) == b or (strict and diverged):
+                    break
         bar.close()
         with torch.no_grad():
             final = param().float().cpu()
+    for i in torch.nonzero(~torch.isfinite(final.flatten(1)).all(dim=1)).flatten().tolist():
+        diverged.setdefault(i, checked - 1)
+    if strict and diverged:
+        first = min(diverged, key=lambda i: diverged[i])
+        raise NonFiniteError(
+            f"the objective became NaN or infinite at step {diverged[first]} for image {first} "
+            f"({len(diverged)} of {b} diverged) of {obj.description}: check that the model gives finite "
+            "outputs on [0, 1] images, or lower lr",
+            sorted(diverged),
+            diverged[first],
+        )
     settings = dict(
         cfg.manifest(im.input_size),
         seeds=seeds,
@@ -184,7 +239,15 @@ def visualize(
         objective=obj.description,
         amp=use_amp,
     )
-    return Result(final, transparency.cpu(), trace.cpu(), obj.description, settings)
+    return Result(final, transparency.cpu(), trace.cpu(), obj.description, settings, dict(sorted(diverged.items())))
+
+
+def _find_diverged(trace: torch.Tensor, start: int, stop: int, diverged: dict[int, int]) -> None:
+    """Record in `diverged` the first non-finite step of each image in ``trace[start:stop]``."""
+    bad = ~torch.isfinite(trace[start:stop])
+    if bool(bad.any()):
+        for step, image in torch.nonzero(bad).tolist():
+            diverged.setdefault(image, start + step)
 
 
 def evaluate(

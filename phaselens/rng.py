@@ -8,9 +8,12 @@ optimized alone with the same seed, and a batch may mix seeds (facets).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import torch
+
+from .errors import PhaseLensError
 
 
 class SeedGroups:
@@ -24,7 +27,7 @@ class SeedGroups:
     """
 
     def __init__(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
-        self.seeds = [int(s) for s in seeds]
+        self.seeds = [check_seed(s) for s in seeds]
         self.device = torch.device(device)
         unique = list(dict.fromkeys(self.seeds))
         gen_device = self.device if self.device.type in ("cpu", "cuda") else torch.device("cpu")
@@ -46,3 +49,17 @@ class SeedGroups:
     def rand(self, shape: tuple[int, ...]) -> torch.Tensor:
         """Uniform [0, 1) draws of `shape` per image: (B, *shape)."""
         return self._draw(torch.rand, tuple(shape))
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """`seed` as an int in 0..2**63-1 (what torch, numpy and JSON readers all hold), else a clear error."""
+    try:
+        value = operator.index(seed)  # type: ignore[arg-type]
+    except TypeError:
+        value = -1
+    if isinstance(seed, bool) or not 0 <= value <= MAX_SEED:
+        raise PhaseLensError(f"{what} must be an integer in 0..2**63-1, got {seed!r}")
+    return value

@@ -60,11 +60,11 @@ def num_classes(model: ImageModel) -> int:
     return int(out.shape[1])
 
 
-def _indices(text: str, upper: int | None, what: str) -> list[int]:
+def _indices(text: str, upper: int, what: str, context: str) -> list[int]:
+    """Indices of `text` (``K``, ``A-B``, ``all`` or a comma list of those), each checked against
+    `upper` before any list is built, so a huge range is refused rather than allocated."""
     text = text.strip()
     if text == "all":
-        if upper is None:
-            raise PhaseLensError(f"'{what}:all' needs a known count")
         return list(range(upper))
     m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
     if m:
@@ -72,12 +72,14 @@ def _indices(text: str, upper: int | None, what: str) -> list[int]:
         hi = int(m.group(2)) if m.group(2) else lo
         if hi < lo:
             raise PhaseLensError(f"empty range {text!r}: write A-B with A <= B")
+        if hi >= upper:
+            raise PhaseLensError(f"{what} {hi} is out of range: {context} (valid 0..{upper - 1})")
         return list(range(lo, hi + 1))
     out = []
     for part in text.split(","):
         if not re.fullmatch(r"\d+(-\d+)?", part.strip()):
             raise PhaseLensError(f"bad index {part!r} in {text!r}; expected K, A-B, or all")
-        out += _indices(part, upper, what)
+        out += _indices(part, upper, what, context)
     return out
 
 
@@ -93,23 +95,18 @@ def parse_targets(spec: str, model: ImageModel) -> TargetSet:
     if kind == "class" and rest:
         n_classes = num_classes(model)
         if rest == "all" or re.fullmatch(r"[\d,\s-]+", rest):
-            idx = _indices(rest, n_classes, "class")
+            idx = _indices(rest, n_classes, "class", f"the model has {n_classes} classes")
         else:
             idx = [model.class_index(rest)]
         idx = list(dict.fromkeys(idx))
-        bad = [i for i in idx if i >= n_classes]
-        if bad:
-            raise PhaseLensError(
-                f"class {bad[0]} is out of range: the model has {n_classes} classes (0..{n_classes - 1})"
-            )
         labels = [names[i] if i < len(names) else f"class {i}" for i in idx]
         files = [f"class_{i:04d}" + (f"_{slug(names[i])}" if i < len(names) else "") for i in idx]
         return TargetSet(logit(idx), files, labels, "class", idx)
     if kind in ("channel", "neuron") and rest.count(":") >= 1:
         layer, _, chans = rest.rpartition(":")
         get_layer(model.net, layer)
-        count = _channel_count(model, layer) if chans.strip() == "all" else None
-        idx = list(dict.fromkeys(_indices(chans, count, kind)))
+        count = _channel_count(model, layer)
+        idx = list(dict.fromkeys(_indices(chans, count, "channel", f"layer {layer} has {count} channels")))
         obj = channel(layer, idx) if kind == "channel" else neuron(layer, idx)
         files = [f"{kind}_{slug(layer)}_{c:04d}" for c in idx]
         labels = [f"{kind} {layer}:{c}" for c in idx]

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from .errors import PhaseLensError
 from .rng import SeedGroups
 
+MAX_STD = 10.0  # noise and centre spread, in units of the image: beyond this a crop is noise or off the image
+
 
 @dataclass(frozen=True)
 class CropConfig:
@@ -36,12 +38,13 @@ class CropConfig:
 
     def __post_init__(self) -> None:
         lo, hi = self.size
-        if not 0 < lo <= hi <= 1:
+        if not 0 < lo <= hi <= 1:  # also false for NaN
             raise PhaseLensError(f"crop size must satisfy 0 < min <= max <= 1, got {self.size}")
-        if self.crops < 1:
-            raise PhaseLensError(f"crops per image must be >= 1, got {self.crops}")
-        if self.center_std < 0 or self.noise < 0:
-            raise PhaseLensError("crop centre std and noise must be >= 0")
+        if isinstance(self.crops, bool) or not isinstance(self.crops, int) or self.crops < 1:
+            raise PhaseLensError(f"crops per image must be an integer >= 1, got {self.crops!r}")
+        for name, value in (("crop centre std", self.center_std), ("noise", self.noise)):
+            if not (math.isfinite(value) and 0 <= value <= MAX_STD):
+                raise PhaseLensError(f"{name} must be a number in 0..{MAX_STD:g}, got {value!r}")
 
 
 def sample_boxes(rng: SeedGroups, cfg: CropConfig, image_size: tuple[int, int]) -> torch.Tensor:

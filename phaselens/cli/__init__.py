@@ -1,5 +1,6 @@
 """The `phaselens` command. Each subcommand is a module of this package with
-``register(subparsers)``; user mistakes (`PhaseLensError`) print one line and exit 2."""
+``register(subparsers)``; user mistakes (`PhaseLensError`) print one line and exit 2; a run that diverged
+(`NonFiniteError`, or Lens targets that failed) exits 1."""
 
 from __future__ import annotations
 
@@ -8,15 +9,22 @@ import importlib
 import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 from .._version import __version__
-from ..errors import PhaseLensError
+from ..errors import NonFiniteError, PhaseLensError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in two lines (the error, and where the options are), not the
+    whole usage block; subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\nsee '{self.prog} --help' for the options\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="phaselens", description="Feature visualization by MACO, and the Lens explorer."
-    )
+    parser = _Parser(prog="phaselens", description="Feature visualization by MACO, and the Lens explorer.")
     parser.add_argument("--version", action="version", version=f"phaselens {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = []
@@ -31,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # usage errors (2), --help and --version (0): a code, not an exit
+        return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -41,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except PhaseLensError as err:
         print(f"phaselens {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, NonFiniteError) else 2
     except KeyboardInterrupt:
         print(f"phaselens {args.command}: interrupted", file=sys.stderr)
         return 130

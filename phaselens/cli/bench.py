@@ -25,11 +25,11 @@ from ..bench.run import DEFAULT_METHODS, DEFAULT_MODELS, BenchConfig, num_logits
 from ..config import DEFAULT
 from ..data import NUM_CLASSES
 from ..errors import PhaseLensError
-from ..io import atomic_write_bytes, atomic_write_json, make_grid, save_png
+from ..io import atomic_write_bytes, atomic_write_json, make_grid, output_folder, save_png
 from ..param import METHODS
 from ..spectrum import load_spectrum
 from ..util import slug, versions
-from .common import add_run_args, load_models, resolve_device, run_config, split_list
+from .common import add_run_args, load_models, resolve_device, run_config, split_list, whole
 
 ORDER = 40
 DEFAULT_SEEDS = 2
@@ -68,17 +68,17 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--per-class",
-        type=int,
+        type=whole(2),
         default=DEFAULT_PER_CLASS,
         help=f"natural images per class (default {DEFAULT_PER_CLASS})",
     )
     p.add_argument(
-        "--seeds", type=int, default=DEFAULT_SEEDS, help=f"visualizations per class (default {DEFAULT_SEEDS})"
+        "--seeds", type=whole(1), default=DEFAULT_SEEDS, help=f"visualizations per class (default {DEFAULT_SEEDS})"
     )
     add_run_args(p, method=False, seed=False)
     p.add_argument(
         "--fid-dims",
-        type=int,
+        type=whole(1),
         default=DEFAULT_FID_DIMS,
         help=f"FID in this many principal directions (default {DEFAULT_FID_DIMS})",
     )
@@ -103,20 +103,7 @@ def _check(args: argparse.Namespace) -> BenchConfig:
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise PhaseLensError(f"unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
-    for name, value, low in (
-        ("seeds", args.seeds, 1),
-        ("per-class", args.per_class, 2),
-        ("crops", args.crops, 1),
-        ("fid-dims", args.fid_dims, 1),
-    ):
-        if value < low:
-            raise PhaseLensError(f"--{name} must be >= {low}, got {value}")
-    if args.lr <= 0:
-        raise PhaseLensError(f"--lr must be > 0, got {args.lr}")
     run = run_config(args)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise PhaseLensError(f"--out {out} exists and is not a folder")
     if args.spectrum is not None:
         load_spectrum(args.spectrum)
     if args.images is not None:
@@ -183,54 +170,56 @@ def run(args: argparse.Namespace) -> int:
     else:
         ref = folder_reference(args.images, first.class_names, size, args.per_class, cfg.seeds)
 
-    out = Path(args.out)
-    start = time.time()
-    result = run_bench(
-        models,
-        evaluators,
-        ref,
-        cfg,
-        cache=None if args.no_cache else Path(args.cache or out / "cache"),
-        progress=not args.quiet,
-    )
-    total = time.time() - start
-    summary = report.summarize(result.rows)
-    command = command_line(args, cfg)
-    notes = [
-        f"Command: `{command}`",
-        "",
-        f"Natural images: {ref.source}. Evaluators: {', '.join(f'`{e}`' for e in evaluators)}. "
-        f"{cfg.seeds} seed(s), {cfg.run.steps} steps; FID in {cfg.fid_dims} principal directions. "
-        f"Run time {total / 60:.1f} min (visualization: "
-        + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
-        + ").",
-        "",
-        "Rows `natural` are held-out natural images scored the same way (the mask leaves them unchanged).",
-    ]
-    title = "PhaseLens benchmark"
-    atomic_write_bytes(out / "results.csv", report.to_csv(result.rows).encode())
-    atomic_write_bytes(out / "results.md", report.markdown_report(summary, title, notes).encode())
-    atomic_write_bytes(out / "results.png", report.png_bytes(report.bar_chart(summary, f"{title}: {command}"[:160])))
-    for (spec, method), vis in result.visualizations.items():
-        first_seed = [i for i, s in enumerate(vis.seeds) if s == 0][:GRID_CLASSES]
-        imgs = vis.images[first_seed]
-        both = torch.cat([imgs, apply_mask(imgs, vis.alpha[first_seed])])
-        save_png(make_grid(both, ncol=len(first_seed)), out / "images" / f"{slug(spec, limit=200)}_{method}.png")
-    atomic_write_json(
-        out / "manifest.json",
-        dict(
-            command=command,
-            config=cfg.manifest(),
-            models=specs,
-            evaluators=list(evaluators),
-            reference=ref.source,
-            classes=ref.classes,
-            seconds=round(total, 1),
-            visualize_seconds=result.seconds,
-            versions=versions(),
-            files=["results.csv", "results.md", "results.png", "images/"],
-        ),
-    )
+    with output_folder(args.out) as out:
+        start = time.time()
+        result = run_bench(
+            models,
+            evaluators,
+            ref,
+            cfg,
+            cache=None if args.no_cache else Path(args.cache or out / "cache"),
+            progress=not args.quiet,
+        )
+        total = time.time() - start
+        summary = report.summarize(result.rows)
+        command = command_line(args, cfg)
+        notes = [
+            f"Command: `{command}`",
+            "",
+            f"Natural images: {ref.source}. Evaluators: {', '.join(f'`{e}`' for e in evaluators)}. "
+            f"{cfg.seeds} seed(s), {cfg.run.steps} steps; FID in {cfg.fid_dims} principal directions. "
+            f"Run time {total / 60:.1f} min (visualization: "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+            + ").",
+            "",
+            "Rows `natural` are held-out natural images scored the same way (the mask leaves them unchanged).",
+        ]
+        title = "PhaseLens benchmark"
+        atomic_write_bytes(out / "results.csv", report.to_csv(result.rows).encode())
+        atomic_write_bytes(out / "results.md", report.markdown_report(summary, title, notes).encode())
+        atomic_write_bytes(
+            out / "results.png", report.png_bytes(report.bar_chart(summary, f"{title}: {command}"[:160]))
+        )
+        for (spec, method), vis in result.visualizations.items():
+            first_seed = [i for i, s in enumerate(vis.seeds) if s == 0][:GRID_CLASSES]
+            imgs = vis.images[first_seed]
+            both = torch.cat([imgs, apply_mask(imgs, vis.alpha[first_seed])])
+            save_png(make_grid(both, ncol=len(first_seed)), out / "images" / f"{slug(spec, limit=200)}_{method}.png")
+        atomic_write_json(
+            out / "manifest.json",
+            dict(
+                command=command,
+                config=cfg.manifest(),
+                models=specs,
+                evaluators=list(evaluators),
+                reference=ref.source,
+                classes=ref.classes,
+                seconds=round(total, 1),
+                visualize_seconds=result.seconds,
+                versions=versions(),
+                files=["results.csv", "results.md", "results.png", "images/"],
+            ),
+        )
     print(report.markdown_table([r for r in summary if not r["masked"]]))
     print(f"wrote {out}/results.csv, results.md, results.png ({total / 60:.1f} min)")
     return 0

@@ -8,22 +8,67 @@ flags, one set of errors), and every optimization flag's default is read from
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 
-from ..config import DEFAULT, RunConfig
+from ..config import DEFAULT, MIN_IMAGE_SIDE, RunConfig
 from ..errors import PhaseLensError
 from ..model import ImageModel
 from ..models import SPEC_FORMS, load_model
 from ..param import METHODS
+from ..rng import check_seed
 from ..transforms import CropConfig
+
+
+def whole(low: int = 1, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in `low`..`high` (argparse's message names the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"in {low}..{high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def finite(low: float | None = None, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number, optionally >= `low` (> `low` when `above`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if above else '>='} {low:g}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def seed_value(text: str) -> int:
+    """An argparse type: a seed, 0..2**63-1."""
+    try:
+        return check_seed(int(text))
+    except (ValueError, PhaseLensError):
+        raise argparse.ArgumentTypeError(f"expected a whole number in 0..2**63-1, got {text!r}") from None
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """--model and --device, plus weights and preprocessing overrides (see phaselens.models)."""
     p.add_argument("--model", default=None, help=f"model spec (default zoo:cnn): {SPEC_FORMS}")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (default: GPU when present)")
+    p.add_argument("--device", default="auto", help=f"{DEVICES} (default: GPU when present)")
     p.add_argument(
         "--weights",
         default=None,
@@ -52,12 +97,15 @@ def add_run_args(p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: 
         p.add_argument(
             "--method", default=base.method, choices=METHODS, help=f"image parameterization (default {base.method})"
         )
-    p.add_argument("--steps", type=int, default=base.steps, help=f"optimization steps (default {base.steps})")
+    p.add_argument("--steps", type=whole(1), default=base.steps, help=f"optimization steps (default {base.steps})")
     p.add_argument(
-        "--size", type=int, default=base.image_size, help="image side in pixels (default: input size x 512/224)"
+        "--size",
+        type=whole(MIN_IMAGE_SIDE),
+        default=base.image_size,
+        help="image side in pixels (default: input size x 512/224)",
     )
     p.add_argument(
-        "--crops", type=int, default=base.crops, help=f"random crops per image per step (default {base.crops})"
+        "--crops", type=whole(1), default=base.crops, help=f"random crops per image per step (default {base.crops})"
     )
     p.add_argument(
         "--crop-size",
@@ -66,11 +114,16 @@ def add_run_args(p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: 
         help=f"crop side as fractions of the image's shorter side (default {_crop_text(base.crop_size)})",
     )
     p.add_argument(
-        "--noise", type=float, default=base.noise, help=f"noise std added to the crops (default {base.noise:g})"
+        "--noise", type=finite(0.0), default=base.noise, help=f"noise std added to the crops (default {base.noise:g})"
     )
-    p.add_argument("--lr", type=float, default=base.lr, help=f"{base.optimizer} learning rate (default {base.lr:g})")
+    p.add_argument(
+        "--lr",
+        type=finite(0.0, above=True),
+        default=base.lr,
+        help=f"{base.optimizer} learning rate (default {base.lr:g})",
+    )
     if seed:
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     p.add_argument("--spectrum", default=None, help="MACO magnitude spectrum file (default: the shipped one)")
     p.add_argument(
         "--amp",
@@ -92,10 +145,6 @@ def parse_crop_size(text: str) -> tuple[float, float]:
 
 def run_config(args: argparse.Namespace, base: RunConfig = DEFAULT) -> RunConfig:
     """The `RunConfig` the flags of `add_run_args` ask for (checked before any model is loaded)."""
-    if args.steps < 1:
-        raise PhaseLensError(f"--steps must be >= 1, got {args.steps}")
-    if args.size is not None and args.size < 8:
-        raise PhaseLensError(f"--size must be >= 8 pixels, got {args.size}")
     return base.replace(
         method=getattr(args, "method", base.method),
         steps=args.steps,
@@ -110,18 +159,34 @@ def run_config(args: argparse.Namespace, base: RunConfig = DEFAULT) -> RunConfig
     )
 
 
+DEVICES = "cpu, cuda, cuda:N, or auto"
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: a GPU when present; ``auto`` and ``cuda`` pick GPU `local_rank` of this node."""
+    """``auto``: a GPU when present; ``auto`` and ``cuda`` pick GPU `local_rank` of this node.
+
+    Only devices this torch can run a model on are accepted (``mps`` where available).
+    """
     if name in ("auto", "cuda") and torch.cuda.is_available():
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if name == "auto":
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise PhaseLensError(f"unknown device {name!r}; valid: cpu, cuda, cuda:N, auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PhaseLensError(f"device {name!r} asked for, but no CUDA GPU is available; use --device cpu")
+    except (RuntimeError, ValueError):
+        raise PhaseLensError(f"unknown device {name!r}; valid: {DEVICES}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PhaseLensError(f"device {name!r} asked for, but no CUDA GPU is available; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise PhaseLensError(f"device {name!r}: this machine has {count} GPU(s), cuda:0..cuda:{count - 1}")
+        return device
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and mps is not None and mps.is_available():
+        return device
+    if device.type != "cpu":
+        raise PhaseLensError(f"device {name!r} cannot run models with this torch build; valid: {DEVICES}")
     return device
 
 

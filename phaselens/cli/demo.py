@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..config import DEFAULT
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, output_folder
 from ..lens import run_lens, store
 from ..lens.generate import LensReport
 from ..transfer import optimization_view, transfer_rate
@@ -64,30 +64,30 @@ def run(args: argparse.Namespace) -> int:
     specs = split_list(args.models, "models")
     device = resolve_device(args.device)
     models = load_models(args, specs, device)
-    out = Path(args.out)
-    start = time.time()
-    reports = {}
-    for spec, model in models.items():
-        folder = out / spec.replace(":", "_")
-        print(f"[demo] {spec}: MACO visualizations of every class -> {folder}/")
-        reports[spec] = run_lens(model, folder, "class:all", config, seed=args.seed, title=f"Lens of {spec}")
-    # Two views: the whole image (the paper's protocol), and the centre at the mean crop
-    # size, the scale at which the visualized model saw its features during the run.
-    view = optimization_view(config.crop_size)
-    rows = []
-    for a in specs:
-        images, labels = _images(out / a.replace(":", "_"), reports[a])
-        for b in specs:
-            if a != b:
-                whole = transfer_rate(models[b], images, labels)
-                scaled = transfer_rate(models[b], images, labels, view=view)
-                rows.append((a, b, whole, scaled, len(labels)))
-                print(
-                    f"[demo] transferability: {a} visualizations classified as their class by {b}: "
-                    f"{whole:.0%} of {len(labels)} (whole image), {scaled:.0%} (centre {view:.0%}, "
-                    f"the optimization's scale)"
-                )
-    _write_index(out, reports, rows, view)
+    with output_folder(args.out) as out:
+        start = time.time()
+        reports = {}
+        for spec, model in models.items():
+            folder = out / spec.replace(":", "_")
+            print(f"[demo] {spec}: MACO visualizations of every class -> {folder}/")
+            reports[spec] = run_lens(model, folder, "class:all", config, seed=args.seed, title=f"Lens of {spec}")
+        # Two views: the whole image (the paper's protocol), and the centre at the mean crop
+        # size, the scale at which the visualized model saw its features during the run.
+        view = optimization_view(config.crop_size)
+        rows = []
+        for a in specs:
+            images, labels = _images(out / a.replace(":", "_"), reports[a])
+            for b in specs:
+                if a != b:
+                    whole = transfer_rate(models[b], images, labels)
+                    scaled = transfer_rate(models[b], images, labels, view=view)
+                    rows.append((a, b, whole, scaled, len(labels)))
+                    print(
+                        f"[demo] transferability: {a} visualizations classified as their class by {b}: "
+                        f"{whole:.0%} of {len(labels)} (whole image), {scaled:.0%} (centre {view:.0%}, "
+                        f"the optimization's scale)"
+                    )
+        _write_index(out, reports, rows, view)
     print(f"[demo] done in {time.time() - start:.0f} s. Open {out / 'index.html'} in a browser; sites:")
     for spec, report in reports.items():
         print(f"  {spec}: {report.site}")

@@ -4,13 +4,13 @@ sharded over torchrun ranks or Slurm array tasks, browsable as a static site."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
-from ..errors import PhaseLensError
 from ..lens import build_site, run_lens
 from ..lens.shard import parse_shard, shard_from_env
-from .common import add_model_args, add_run_args, load_model_from_args, resolve_device, run_config
+from .common import add_model_args, add_run_args, load_model_from_args, resolve_device, run_config, whole
 
 ORDER = 30
 
@@ -39,7 +39,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--batch",
-        type=int,
+        type=whole(1),
         default=None,
         help="targets per batch (default: 16 on CPU, measured from free memory on CUDA)",
     )
@@ -47,7 +47,7 @@ def register(sub) -> None:
         "--facets",
         "--seeds",
         dest="facets",
-        type=int,
+        type=whole(1),
         default=1,
         help="images per target, each from its own seed (default 1)",
     )
@@ -58,7 +58,7 @@ def register(sub) -> None:
         metavar="DIR",
         help="ImageFolder-style folder: add each target's most activating natural images",
     )
-    p.add_argument("--top-k", type=int, default=8, help="natural images per target with --images (default 8)")
+    p.add_argument("--top-k", type=whole(1), default=8, help="natural images per target with --images (default 8)")
     p.add_argument(
         "--shard",
         default=None,
@@ -77,8 +77,6 @@ def run(args: argparse.Namespace) -> int:
         path = build_site(args.out, title=args.title)
         print(f"site: {path}")
         return 0
-    if args.top_k < 1:
-        raise PhaseLensError(f"--top-k must be >= 1, got {args.top_k}")
     config = run_config(args)
     shard = parse_shard(args.shard) if args.shard else shard_from_env()
     device = resolve_device(args.device, shard.local_rank)
@@ -107,4 +105,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if report.site is not None:
         print(f"site: {report.site}")
+    if report.failed:
+        first = next(iter(report.failed.items()))
+        print(
+            f"phaselens lens: error: {len(report.failed)} target(s) failed, e.g. {first[0]}: {first[1]}; "
+            "each is marked with failed.json in its folder, and running the same command again retries them",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -8,7 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..io import atomic_write_json
+from ..errors import NonFiniteError
+from ..io import atomic_write_json, output_folder
 from ..render import visualize
 from ..targets import parse_targets
 from ..util import versions
@@ -30,32 +31,40 @@ def run(args: argparse.Namespace) -> int:
     config = run_config(args)
     model = load_model_from_args(args)
     targets = parse_targets(args.target, model)
-    out = Path(args.out)
     start = time.time()
-    result = visualize(model, targets.objective, config, seed=args.seed, progress=True)
-    # Write everything into a hidden folder beside OUT, then move it in: no partial outputs.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        result.save(tmp, targets.names)
-        manifest = dict(
-            command="visualize",
-            target=args.target,
-            kind=targets.kind,
-            versions=versions(),
-            settings=result.settings,
-            seconds=round(time.time() - start, 2),
-            images=[
-                dict(name=n, label=lab, png=f"{n}.png", rgba=f"{n}_rgba.png", final_score=s)
-                for n, lab, s in zip(targets.names, targets.labels, result.final_scores)
-            ],
-            grid="grid.png",
-        )
-        atomic_write_json(tmp / "manifest.json", manifest)
-        out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(tmp.iterdir(), key=lambda f: f.name == "manifest.json"):
-            f.replace(out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with output_folder(args.out) as out:
+        try:
+            result = visualize(model, targets.objective, config, seed=args.seed, progress=True)
+        except NonFiniteError as err:
+            # Name the targets as the user gave them, not as image indices.
+            labels = ", ".join(targets.labels[i] for i in err.images[:5])
+            raise NonFiniteError(
+                f"{labels}: the objective became NaN or infinite at step {err.step}; nothing was written. "
+                "Check that the model gives finite outputs on [0, 1] images, or lower --lr",
+                err.images,
+                err.step,
+            ) from None
+        # Write everything into a hidden folder beside OUT's files, then move it in: no partial outputs.
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+        try:
+            result.save(tmp, targets.names)
+            manifest = dict(
+                command="visualize",
+                target=args.target,
+                kind=targets.kind,
+                versions=versions(),
+                settings=result.settings,
+                seconds=round(time.time() - start, 2),
+                images=[
+                    dict(name=n, label=lab, png=f"{n}.png", rgba=f"{n}_rgba.png", final_score=s)
+                    for n, lab, s in zip(targets.names, targets.labels, result.final_scores)
+                ],
+                grid="grid.png",
+            )
+            atomic_write_json(tmp / "manifest.json", manifest)
+            for f in sorted(tmp.iterdir(), key=lambda f: f.name == "manifest.json"):
+                f.replace(out / f.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     print(f"wrote {len(targets.names)} visualizations of {model.name} to {out}/ (grid.png, manifest.json)")
     return 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from ..config import RunConfig
+from ..memory import max_batch
 from ..model import ImageModel, model_device_dtype
 from ..render import visualize
-from .plan import Target, objective_for
+from .plan import Target, objective_for, objective_stop
 
 CPU_BATCH = 16  # targets per batch on CPU for inputs up to 96 x 96, fewer for bigger inputs
 MAX_BATCH = 256
@@ -37,10 +38,12 @@ def cpu_batch(input_size: tuple[int, int]) -> int:
 
 
 def auto_batch(model: ImageModel, first: Target, facets: int, targets: int, config: RunConfig) -> int:
-    """Targets per batch for this device: on CUDA measured with two 2-step probes, on CPU `cpu_batch`."""
+    """Targets per batch for this device: on CUDA measured with two 2-step probes, on CPU `cpu_batch`
+    (fewer when the memory estimate of `phaselens.memory` says a batch would not fit)."""
     device, _ = model_device_dtype(model)
     if device.type != "cuda":
-        return max(1, min(cpu_batch(model.input_size), targets))
+        fits = max_batch(model, config, cpu_batch(model.input_size) * facets, objective_stop(first)) // facets
+        return max(1, min(cpu_batch(model.input_size), fits, targets))
     torch.cuda.synchronize(device)
     torch.cuda.empty_cache()
     free, _total = torch.cuda.mem_get_info(device)

@@ -17,18 +17,21 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..config import DEFAULT, RunConfig
 from ..errors import PhaseLensError
+from ..imagefiles import list_images
+from ..io import output_folder
+from ..memory import check_run
 from ..model import ImageModel, as_image_model
-from ..render import visualize
+from ..render import optimize
 from ..util import versions
 from . import store
 from .batching import auto_batch, is_oom
 from .manifest import Facet, Manifest
 from .natural import add_natural_images
-from .plan import Target, chunks, expand_targets, objective_for, target_seed
+from .plan import Target, chunks, expand_targets, objective_for, objective_stop, target_seed
+from .progress import Bar
 from .shard import Shard, parse_shard, shard_from_env
 from .site import build_site
 from .writer import Writer
@@ -43,6 +46,8 @@ class LensReport:
         total: targets in the list; mine: this shard's share of them.
         made: targets made now; skipped: this shard's targets that were already complete.
         batch: targets per batch. seconds: wall time. site: ``site/index.html``, or None.
+        failed: target name -> error, for targets whose objective diverged now (marked with
+            ``failed.json``; a resumed run retries them). The others are made as usual.
     """
 
     out_dir: Path
@@ -55,6 +60,7 @@ class LensReport:
     seconds: float
     site: Path | None = None
     names: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
@@ -64,49 +70,6 @@ def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
     else:
         picks = sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
     return [float(f"{float(values[i]):.5g}") for i in picks]
-
-
-class _Bar:
-    """tqdm over *all* targets of the folder (every shard): complete manifests, plus
-    the steps done in the batch at work, so the ETA moves during long batches."""
-
-    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
-
-    def __init__(self, out: Path, names: list[str], enabled: bool) -> None:
-        self.out, self.names, self.base = out, names, 0
-        self.bar: tqdm | None = None
-        if enabled:
-            self.base = self.complete()
-            self.bar = tqdm(
-                total=len(names),
-                initial=self.base,
-                desc=self._desc(),
-                unit="target",
-                dynamic_ncols=True,
-                bar_format=self.FORMAT,
-            )
-
-    def _desc(self) -> str:
-        return f"lens, {self.base}/{len(self.names)} targets done"
-
-    def complete(self) -> int:
-        return sum((store.target_dir(self.out, n) / store.MANIFEST).is_file() for n in self.names)
-
-    def step(self, targets: int, fraction: float) -> None:
-        """`fraction` of a batch of `targets` is done."""
-        if self.bar is not None:
-            self.bar.update(self.base + targets * fraction - self.bar.n)
-
-    def refresh(self) -> None:
-        if self.bar is not None:
-            # Files of the last batch may still be being written: never move back.
-            self.base = max(self.complete(), round(self.bar.n))
-            self.bar.set_description_str(self._desc(), refresh=False)
-            self.bar.update(self.base - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def run_lens(
@@ -164,9 +127,11 @@ def run_lens(
     shard = parse_shard(shard) if isinstance(shard, str) else (shard or shard_from_env())
     im = as_image_model(model)
     plan = expand_targets(targets, im)
-    out = Path(out_dir)
-    store.targets_dir(out).mkdir(parents=True, exist_ok=True)
     cfg = cfg.replace(image_size=cfg.image_shape(im.input_size))  # fixed now: the folder records it
+    stop_at = objective_stop(plan[0])
+    check_run(im, cfg, facets, stop_at)  # one target must fit before anything is written
+    if images is not None:
+        list_images(images)  # a folder without images is refused now, not after the run
     settings = dict(
         cfg.manifest(im.input_size),
         model=im.name,
@@ -178,14 +143,15 @@ def run_lens(
     )
     if title:
         settings["title"] = title
-    with store.ShardLock(out, shard):
+    with output_folder(out_dir) as out, store.ShardLock(out, shard):
+        store.targets_dir(out).mkdir(parents=True, exist_ok=True)
         store.check_config(out, settings, [t.name for t in plan])
         mine = [t for i, t in enumerate(plan) if shard.owns(i)]
         for t in mine:
             store.remove_temp_files(store.target_dir(out, t.name))
         todo = {t.name for t in mine if store.read_complete(out, t.name) is None}
         b = batch or (auto_batch(im, plan[0], facets, len(todo), cfg) if todo else 1)
-        bar = _Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
+        bar = Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
         job = _Job(im, out, facets, seed, cfg, settings, str(shard), bar, Writer())
         made = 0
         try:
@@ -198,9 +164,18 @@ def run_lens(
             job.writer.close()  # even when interrupted: what was made is kept
             bar.close()
         if images is not None:
-            add_natural_images(im, out, mine, images, top_k)
+            add_natural_images(im, out, [t for t in mine if t.name not in job.failed], images, top_k)
     report = LensReport(
-        out, shard, len(plan), len(mine), made, len(mine) - len(todo), b, 0.0, names=[t.name for t in plan]
+        out,
+        shard,
+        len(plan),
+        len(mine),
+        made,
+        len(mine) - len(todo),
+        b,
+        0.0,
+        names=[t.name for t in plan],
+        failed=dict(job.failed),
     )
     if site:
         report.site = build_site(out, title=title)
@@ -219,8 +194,9 @@ class _Job:
     config: RunConfig
     settings: dict
     shard: str
-    bar: _Bar
+    bar: Bar
     writer: Writer
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def _make(job: _Job, group: list[Target]) -> int:
@@ -241,7 +217,7 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     per_image = [t for t in group for _ in range(facets)]
     seeds = [target_seed(job.seed, t.key, f) for t in group for f in range(facets)]
     steps = job.config.steps
-    result = visualize(
+    result = optimize(
         job.model,
         objective_for(per_image),
         job.config,
@@ -254,8 +230,10 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     window = max(1, steps // 8)
     steady = result.trace[-window:].mean(dim=0)
     saves = []
+    made = 0
     for i, t in enumerate(group):
         rows = range(i * facets, (i + 1) * facets)
+        bad = {r - rows.start: result.diverged[r] for r in rows if r in result.diverged}
         manifest = Manifest(
             name=t.name,
             key=t.key,
@@ -282,7 +260,15 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
             versions=versions(),
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
+        if bad:
+            step = min(bad.values())
+            error = f"the objective became NaN or infinite at step {step} (facets {sorted(bad)})"
+            manifest.failed = dict(step=step, facets=sorted(bad), error=error)
+            store.save_failed(job.out, manifest)
+            job.failed[t.name] = error
+            continue
         cut = slice(rows.start, rows.stop)
         saves.append((job.out, manifest, result.images[cut], result.transparency[cut]))
+        made += 1
     job.writer.submit(saves)
-    return len(group)
+    return made

@@ -44,6 +44,7 @@ class Manifest:
         score: facet 0's score (what the index shows); score_window: steps it averages.
         facets: one `Facet` per image. settings: the run's settings (as in ``lens.json``).
         shard, seconds, batch, versions, created: how it was made. thumb: the index thumbnail.
+        failed: None, or for a target that diverged (``failed.json``) ``{"step", "facets", "error"}``.
     """
 
     name: str
@@ -63,6 +64,7 @@ class Manifest:
     created: str = ""
     thumb: str = THUMB
     version: int = VERSION
+    failed: dict[str, Any] | None = None
 
     def files(self) -> list[str]:
         """Every file the manifest lists, relative to the target folder."""
@@ -81,8 +83,8 @@ class Manifest:
                 score=f.get("score"),
                 final_score=f.get("final_score"),
                 trace=list(f.get("trace", [])),
-                image=str(f["image"]),
-                rgba=str(f["rgba"]),
+                image=str(f.get("image", "")),
+                rgba=str(f.get("rgba", "")),
             )
             for i, f in enumerate(data.get("facets", []))
         ]
@@ -104,4 +106,5 @@ class Manifest:
             created=str(data.get("created", "")),
             thumb=str(data.get("thumb", THUMB)),
             version=int(data.get("version", VERSION)),
+            failed=data.get("failed"),
         )

@@ -87,3 +87,9 @@ def chunks(items: Sequence, size: int) -> list[list]:
     if size < 1:
         raise PhaseLensError(f"batch must be >= 1, got {size}")
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def objective_stop(target: Target) -> tuple[str, ...]:
+    """The layers after which a forward pass for `target` may stop (none for class targets)."""
+    obj = objective_for([target])
+    return () if obj.needs_logits else obj.layers

@@ -6,6 +6,8 @@
     DIR/targets/NAME/facet_F.png    more facets (F >= 1), with facet_F_rgba.png
     DIR/targets/NAME/thumb.jpg      small copy for the index
     DIR/targets/NAME/manifest.json  written last: its presence marks the target complete
+    DIR/targets/NAME/failed.json    a target whose objective diverged: its manifest, with the error
+                                    (not complete: a resumed run retries it, and removes this on success)
     DIR/targets/NAME/sections/*.json extra page sections (natural images, later concepts)
     DIR/site/                       the static site (index.html, target.html, data.js)
     DIR/locks/                      lock files of running shards
@@ -33,6 +35,7 @@ from ..io import atomic_write_bytes, atomic_write_json, save_png, save_rgba, to_
 from .manifest import THUMB, Manifest
 
 MANIFEST = "manifest.json"
+FAILED = "failed.json"
 CONFIG = "lens.json"
 # Settings that change the images: a folder's targets must all share them.
 IMAGE_SETTINGS = ("model", *IMAGE_FIELDS, "seed", "facets")
@@ -199,6 +202,7 @@ def save_target(out: Path, manifest: Manifest, images: torch.Tensor, alphas: tor
     folder.mkdir(parents=True, exist_ok=True)
     # An old manifest whose files went missing must not vouch for the new files half-way.
     (folder / MANIFEST).unlink(missing_ok=True)
+    (folder / FAILED).unlink(missing_ok=True)
     for f, (image, alpha) in enumerate(zip(images, alphas)):
         png, rgba = facet_files(f)
         save_png(image, folder / png)
@@ -208,3 +212,19 @@ def save_target(out: Path, manifest: Manifest, images: torch.Tensor, alphas: tor
     manifest.thumb = THUMB
     atomic_write_json(folder / MANIFEST, manifest.to_dict())
     return folder
+
+
+def save_failed(out: Path, manifest: Manifest) -> Path:
+    """Mark a target failed (``failed.json``: its manifest with ``failed`` set); it stays incomplete."""
+    path = target_dir(out, manifest.name) / FAILED
+    atomic_write_json(path, manifest.to_dict())
+    return path
+
+
+def read_failed(out: Path, name: str) -> Manifest | None:
+    """The failure record of target `name`, or None."""
+    data = read_json(target_dir(out, name) / FAILED)
+    try:
+        return Manifest.from_dict(data, name) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None

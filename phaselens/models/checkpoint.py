@@ -59,9 +59,11 @@ def _torch_load(path: Path):
             f"them could run arbitrary code ({first}). Save a plain state dict, preferably as "
             f".safetensors (safetensors.torch.save_file(model.state_dict(), 'w.safetensors'))"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except Exception as err:  # noqa: BLE001 - a file that is no checkpoint fails in many ways (KeyError, ...)
+        detail = f"{type(err).__name__}: {str(err).splitlines()[0]}" if str(err) else type(err).__name__
         raise PhaseLensError(
-            f"cannot read weights from {path}: {str(err).splitlines()[0] if str(err) else err!r}"
+            f"cannot read weights from {path}: it is not a torch checkpoint or state dict ({detail}); "
+            "give a .safetensors file or a .pth/.pt saved with torch.save(model.state_dict(), path)"
         ) from None
 
 

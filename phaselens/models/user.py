@@ -91,6 +91,7 @@ def _build(mod, attr: str, label: str, pretrained: bool) -> ImageModel:
         if not callable(obj):
             raise PhaseLensError(f"{label} is a {type(obj).__name__}, not a callable returning an nn.Module")
         kwargs = {"pretrained": pretrained} if _takes(obj, "pretrained") else {}
+        _check_callable(obj, kwargs, label)
         obj = obj(**kwargs)
     if not isinstance(obj, nn.Module):
         raise PhaseLensError(f"{label} returned a {type(obj).__name__}, not an nn.Module")
@@ -100,6 +101,19 @@ def _build(mod, attr: str, label: str, pretrained: bool) -> ImageModel:
     for p in model.net.parameters():
         p.requires_grad_(False)
     return model.eval()
+
+
+def _check_callable(fn, kwargs: dict, label: str) -> None:
+    """Refuse a callable that cannot be called as a factory (``os:system``, ``json:loads``) before calling it."""
+    try:
+        inspect.signature(fn).bind(**kwargs)
+    except TypeError as err:
+        raise PhaseLensError(
+            f"{label} is not a model factory: it cannot be called without arguments ({err}); name a callable "
+            "that takes no arguments (or only pretrained=) and returns a torch.nn.Module"
+        ) from None
+    except ValueError:
+        pass  # no signature to read (some builtins): try the call
 
 
 def _takes(fn, param: str) -> bool:
