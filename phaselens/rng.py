@@ -8,6 +8,7 @@ optimized alone with the same seed, and a batch may mix seeds (facets).
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from collections.abc import Sequence
 
@@ -63,3 +64,13 @@ def check_seed(seed: object, what: str = "seed") -> int:
     if isinstance(seed, bool) or not 0 <= value <= MAX_SEED:
         raise PhaseLensError(f"{what} must be an integer in 0..2**63-1, got {seed!r}")
     return value
+
+
+def derived_seed(base: int, key: str, index: int = 0) -> int:
+    """A seed from (base seed, a key naming what is made, an index): the same wherever and whenever
+    it is made, so batching, sharding and resuming cannot change an image.
+
+    53 bits, so the seed survives JSON readers that hold numbers as doubles (the site's JavaScript).
+    """
+    digest = hashlib.blake2b(f"{int(base)}|{key}|{int(index)}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (2**53 - 1)

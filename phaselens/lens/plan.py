@@ -7,13 +7,13 @@ batch or in the list, so batching, sharding and resuming cannot change an image.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import PhaseLensError
 from ..model import ImageModel
 from ..objectives import Objective, channel, logit, neuron
+from ..rng import derived_seed
 from ..targets import parse_targets
 
 
@@ -39,12 +39,9 @@ class Target:
 
 
 def target_seed(base: int, key: str, facet: int = 0) -> int:
-    """A seed from (base seed, target key, facet): the same wherever and whenever the target runs.
-
-    53 bits, so the seed survives JSON readers that hold numbers as doubles (the site's JavaScript).
-    """
-    digest = hashlib.blake2b(f"{int(base)}|{key}|{int(facet)}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & (2**53 - 1)
+    """A seed from (base seed, target key, facet): the same wherever and whenever the target runs
+    (`phaselens.rng.derived_seed`)."""
+    return derived_seed(base, key, facet)
 
 
 def expand_targets(spec: str | int | Sequence[int], model: ImageModel) -> list[Target]:
