@@ -13,6 +13,8 @@ from phaselens.model import ImageModel
 
 # Seed 2024 is neither the training (1), validation (2) nor report (3) seed.
 FRESH_SEED = 2024
+# The models of the ten shape classes; zoo:parts has its own classes (tests/test_parts.py).
+SHAPE_MODELS = tuple(n for n in zoo.NAMES if zoo.class_names(n) == CLASS_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,11 @@ def test_weights_are_small() -> None:
     assert total < 8e6
 
 
-@pytest.mark.parametrize("name", zoo.NAMES)
+def test_shape_models() -> None:
+    assert SHAPE_MODELS == ("cnn", "vit", "mixer") and set(zoo.NAMES) == {*SHAPE_MODELS, "parts"}
+
+
+@pytest.mark.parametrize("name", SHAPE_MODELS)
 def test_load_and_classify(name: str, fresh) -> None:
     torch.set_num_threads(1)
     model = zoo.load(name)

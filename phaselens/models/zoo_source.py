@@ -10,7 +10,7 @@ from .registry import LoadOptions, Spec
 
 
 def load(spec: Spec, options: LoadOptions) -> ImageModel:
-    """Load zoo model ``spec.target`` (``cnn``, ``vit``, ``mixer``).
+    """Load zoo model ``spec.target`` (``cnn``, ``vit``, ``mixer``, ``parts``; see `phaselens.zoo.NAMES`).
 
     The shipped weights by default; with ``options.pretrained`` False the same
     architecture with fresh weights, and with ``options.weights`` that file loaded

@@ -1,13 +1,17 @@
-"""A zoo of small models trained on `phaselens.data.ProceduralShapes`.
+"""A zoo of small models trained on procedural images whose classes are known by construction.
 
-The classes are defined by construction (`phaselens.data.CLASS_DEFINITIONS`),
-so a feature visualization of, say, ``"vertical_stripes"`` can be checked
-against what the class *is*. Three architecture families are shipped, with
-weights under ``phaselens/zoo/weights/NAME.safetensors``:
+Three architecture families trained on `phaselens.data.ProceduralShapes` (the
+ten `phaselens.data.CLASS_DEFINITIONS`), so a feature visualization of, say,
+``"vertical_stripes"`` can be checked against what the class *is*, and one
+CNN trained on `phaselens.data.ProceduralParts` (eight classes, each a pair of
+known parts, `phaselens.data.PARTS_CLASS_PARTS`), a ground truth for concept
+extraction. Weights live under ``phaselens/zoo/weights/NAME.safetensors``:
 
 - ``cnn``: a small residual CNN (`SmallResNet`),
 - ``vit``: a small ViT with a CLS token (`SmallViT`, ``num_prefix_tokens = 1``),
-- ``mixer``: an MLP-Mixer (`SmallMixer`).
+- ``mixer``: an MLP-Mixer (`SmallMixer`),
+- ``parts``: a residual CNN with a 16 x 16 grid up to the pool (`PartsResNet`),
+  classes `phaselens.data.PARTS_CLASS_NAMES`; concepts live at ``layer3``.
 
 Example:
     >>> from phaselens import zoo
@@ -26,23 +30,27 @@ from pathlib import Path
 from safetensors import safe_open
 from torch import nn
 
-from ..data import CLASS_NAMES
+from ..data import CLASS_NAMES, PARTS_CLASS_NAMES
 from ..errors import PhaseLensError
 from ..model import ImageModel, Preprocess
-from .nets import ARCHITECTURES, SmallMixer, SmallResNet, SmallViT
+from .nets import ARCHITECTURES, PartsResNet, SmallMixer, SmallResNet, SmallViT
 
 NAMES: tuple[str, ...] = tuple(ARCHITECTURES)  # the one list is nets.ARCHITECTURES
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 INPUT_SIZE = 64
 TRAIN_COMMAND = "python -m phaselens.zoo.train --model all --out phaselens/zoo/weights/"
+# Models not trained on the ten shape classes, and their classes.
+_OTHER_CLASSES: dict[str, tuple[str, ...]] = {"parts": PARTS_CLASS_NAMES}
 
 __all__ = [
     "NAMES",
     "WEIGHTS_DIR",
+    "PartsResNet",
     "SmallMixer",
     "SmallResNet",
     "SmallViT",
     "build",
+    "class_names",
     "load",
     "weights_path",
 ]
@@ -61,15 +69,25 @@ def weights_path(name: str, weights_dir: str | Path | None = None) -> Path:
     return Path(weights_dir or WEIGHTS_DIR) / f"{_check_name(name)}.safetensors"
 
 
+def class_names(name: str) -> tuple[str, ...]:
+    """The classes zoo model ``name`` tells apart, in logit order.
+
+    Example:
+        >>> class_names("cnn")[:2], class_names("parts")[:2]
+        (('red_disc', 'blue_square'), ('disc_and_stripes', 'disc_and_cross'))
+    """
+    return _OTHER_CLASSES.get(_check_name(name), CLASS_NAMES)
+
+
 def build(name: str, **config: object) -> nn.Module:
     """A freshly initialized (untrained) network of zoo architecture ``name``.
 
     Keyword arguments override the architecture's defaults (the shipped sizes).
 
     Shape:
-        - Input: (N, 3, 64, 64) normalized images; Output: (N, 10) logits.
+        - Input: (N, 3, 64, 64) normalized images; Output: (N, len(class_names(name))) logits.
     """
-    return ARCHITECTURES[_check_name(name)](num_classes=len(CLASS_NAMES), **config)
+    return ARCHITECTURES[_check_name(name)](num_classes=len(class_names(name)), **config)
 
 
 def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
@@ -81,15 +99,17 @@ def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
 
     Returns:
         An `ImageModel` that takes [0, 1] images and normalizes them with the
-        mean and std the net was trained with; ``class_names`` is
-        `phaselens.data.CLASS_NAMES` and ``name`` is ``"zoo:NAME"``. The net
+        mean and std the net was trained with; ``class_names`` is `class_names`
+        (`phaselens.data.CLASS_NAMES`, or `phaselens.data.PARTS_CLASS_NAMES`
+        for ``parts``) and ``name`` is ``"zoo:NAME"``. The net
         is ``model.net`` and its layers have plain dotted names (see ``nets``).
 
     Raises:
-        PhaseLensError: for an unknown name (listing the valid ones) or missing weights.
+        PhaseLensError: for an unknown name (listing the valid ones), missing weights,
+            or a file made for another model or other classes.
 
     Shape:
-        - Input: (N, 3, 64, 64) in [0, 1]; Output: (N, 10) logits.
+        - Input: (N, 3, 64, 64) in [0, 1]; Output: (N, 10) logits (N, 8 for ``parts``).
     """
     key = _check_name(name)
     path = weights_path(key, weights_dir)
@@ -101,6 +121,9 @@ def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
     arch = meta.get("phaselens.arch", key)
     if arch != key:
         raise PhaseLensError(f"{path} holds a {arch!r} model, not {key!r}")
+    classes = class_names(key)
+    if json.loads(meta.get("phaselens.class_names", "null")) not in (None, list(classes)):
+        raise PhaseLensError(f"{path} was trained on other classes than zoo model {key!r} has")
     config = json.loads(meta.get("phaselens.config", "{}"))
     net = build(key, **config)
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
@@ -114,5 +137,5 @@ def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
         channels=3,
         source="zoo",
     )
-    model = ImageModel(net, pre, class_names=CLASS_NAMES, name=f"zoo:{key}")
+    model = ImageModel(net, pre, class_names=classes, name=f"zoo:{key}")
     return model.eval()

@@ -1,9 +1,13 @@
 """The zoo's small architectures, with plain dotted module names.
 
-All three take *normalized* images (N, 3, 64, 64) and return logits (N, 10);
+All take *normalized* images (N, 3, 64, 64) and return logits (N, 10), or
+(N, 8) for ``PartsResNet`` (the parts classes);
 wrap them with `phaselens.zoo.load` to get an `ImageModel` that takes [0, 1]
 images. The layer names are meant to be typed by users of objectives, e.g.
 ``"layer2.0.conv1"``, ``"blocks.2"``, ``"head"``.
+
+The module is a little longer than 300 lines: the zoo's architectures sit in
+one file, so their layer names (which users type) can be read side by side.
 """
 
 from __future__ import annotations
@@ -71,15 +75,18 @@ class SmallResNet(nn.Module):
         - Input: (N, 3, 64, 64) normalized; Output: (N, num_classes).
     """
 
+    strides: tuple[int, int, int, int] = (2, 2, 2, 2)  # stem, layer1..3; a subclass may keep a finer grid
+
     def __init__(self, num_classes: int = 10, widths: tuple[int, ...] = (16, 32, 64, 128)) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4:
             raise ValueError(f"widths needs 4 entries (stem, layer1..3), got {widths}")
-        self.stem = ConvBN(3, widths[0], stride=2)
-        self.layer1 = nn.Sequential(BasicBlock(widths[0], widths[1], 2))
-        self.layer2 = nn.Sequential(BasicBlock(widths[1], widths[2], 2))
-        self.layer3 = nn.Sequential(BasicBlock(widths[2], widths[3], 2))
+        s = self.strides
+        self.stem = ConvBN(3, widths[0], stride=s[0])
+        self.layer1 = nn.Sequential(BasicBlock(widths[0], widths[1], s[1]))
+        self.layer2 = nn.Sequential(BasicBlock(widths[1], widths[2], s[2]))
+        self.layer3 = nn.Sequential(BasicBlock(widths[2], widths[3], s[3]))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         self.head = nn.Linear(widths[3], num_classes)
@@ -93,6 +100,24 @@ class SmallResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layer3(self.layer2(self.layer1(self.stem(x))))
         return self.head(self.flatten(self.pool(x)))
+
+
+class PartsResNet(SmallResNet):
+    """`SmallResNet` for the parts data (`phaselens.data.ProceduralParts`): a 16 x 16 grid up to the pool.
+
+    Layers as in `SmallResNet`, but ``layer2`` and ``layer3`` keep stride 1:
+    ``stem`` (32 x 32) -> ``layer1`` (16 x 16) -> ``layer2`` (16 x 16) -> ``layer3``
+    (16 x 16, post-ReLU, the layer for concepts: a part of a quarter of the image
+    side covers about 4 x 4 cells) -> ``pool`` -> ``flatten`` -> ``head``.
+
+    Shape:
+        - Input: (N, 3, 64, 64) normalized; Output: (N, num_classes).
+    """
+
+    strides = (2, 2, 1, 1)
+
+    def __init__(self, num_classes: int = 8, widths: tuple[int, ...] = (16, 32, 48, 64)) -> None:
+        super().__init__(num_classes, widths)
 
 
 # --------------------------------------------------------------------------- #
@@ -286,4 +311,5 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "cnn": SmallResNet,
     "vit": SmallViT,
     "mixer": SmallMixer,
+    "parts": PartsResNet,
 }
