@@ -25,10 +25,11 @@ Part by part: ``disc``, ``cross`` and ``ring`` define three classes each,
 ``two_dots`` three, ``square`` and ``stripes`` two (`PART_CLASSES`).
 
 Each part has its own random colour (any hue), size (bounding circle of radius
-0.32-0.42 of the half-image, so a part spans 20-40 % of the image side) and
-position; the square, cross and stripes are tilted at most 20 degrees (stripes
-run roughly horizontally), the two dots turn freely. The distractor star is
-smaller (radius 0.22-0.3). Geometry is in normalized coordinates as in
+0.32-0.42 of the half-image: a part's silhouette is 15-27 pixels long at 64,
+a quarter to two fifths of the side) and position; the square, cross and
+stripes are tilted at most 20 degrees (stripes run roughly horizontally), the
+two dots turn freely. The distractor star is smaller (radius 0.22-0.3, 11-17
+pixels at 64). Geometry is in normalized coordinates as in
 `phaselens.data.procedural`, so an item looks the same at any size.
 
 Item ``i`` of seed ``s`` is a pure function of ``(s, i)``
