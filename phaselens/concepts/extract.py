@@ -179,7 +179,8 @@ def extract_many(
         l1_W, l1_U: L1 penalties of nmf (Xplique's CRAFT uses l1_W = 1e-2 with scikit-learn's scaling).
 
     Returns:
-        One `ConceptBank` per class, in order.
+        One `ConceptBank` per class, in order. The rows of every class are held at once (on the model's
+        device): for a thousand classes, call it on groups of classes.
 
     Shape:
         - images_per_class[k]: (N_k, C, H, W); each bank's W: (rank, D).

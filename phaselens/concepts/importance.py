@@ -8,6 +8,11 @@ reconstruction is Â = u W (+ mean for pca), and y = h(Â)[class].
   head it is exact: Σ_c importance_c + bias = y(Â), the logit of the reconstruction.
 - ``sobol`` (CRAFT): total Sobol indices of the concepts when the coefficients are masked, ũ = u ⊙ M with
   the same mask M ∈ [0, 1]^R at every position, from a QMC design of n·(R+2) masks (`concept_masks`).
+
+Where h is not affine, Gradient × Input is a first-order account only. At the input of the last block of a
+pre-norm transformer (a ViT) it even sums to zero: patch tokens enter that block only through LayerNorm, so
+y does not change when all of them are scaled, and Σ_c u_c ∂y/∂u_c = d/dt y(t Â) = 0. The concepts'
+contributions are then signed and cancel; use ``sobol`` for their importance there.
 """
 
 from __future__ import annotations

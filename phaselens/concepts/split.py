@@ -134,7 +134,7 @@ class Split:
             raise _cut_error(self.model, self.layer, "it did not run in the forward pass")
         if need_logits and len(seen) > 1:
             raise _cut_error(self.model, self.layer, f"it runs {len(seen)} times per forward pass")
-        t = seen[0]
+        t = seen[0].clone() if need_logits else seen[0]  # later in-place ops (ReLU(inplace)) must not touch it
         prefix = t[:, : self.prefix_tokens] if self.prefix_tokens else None
         return Activations(spatial(t, self.layout).permute(0, 2, 3, 1), prefix), logits
 
