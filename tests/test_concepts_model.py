@@ -18,6 +18,7 @@ import phaselens as pl
 from phaselens.concepts import (
     ConceptBank,
     concept_maps,
+    crop_activations,
     crop_boxes,
     default_patch,
     extract,
@@ -228,6 +229,19 @@ def test_many_classes_in_one_factorization_get_what_each_gets_alone(zoo, shapes)
         assert torch.allclose(bank.W, alone.W, atol=1e-4)
 
 
+def test_crop_forwards_can_be_shared_by_extract_and_top_crops(zoo, shapes):
+    x = shapes[0][:3]
+    split = split_model(zoo["cnn"])
+    crops = crop_activations(split, x)
+    shared = extract_many(zoo["cnn"], [x], [None], rank=3, rows=[crops[0]])[0]
+    assert torch.equal(shared.W, extract(zoo["cnn"], x, rank=3).W)
+    fresh, boxes = top_crops(shared, zoo["cnn"], x, k=4)
+    again, same_boxes = top_crops(shared, zoo["cnn"], x, k=4, crops=crops)
+    assert torch.equal(fresh, again) and torch.equal(boxes, same_boxes) and fresh.shape == (3, 4)
+    top = int(fresh[0, 0])  # the strongest crop of concept 0 has the largest coefficient of it
+    assert float(shared.transform(crops[0])[top, 0]) == float(shared.transform(crops[0])[:, 0].max())
+
+
 def test_extract_refuses_bad_input_in_one_line(zoo, shapes):
     cnn, x = zoo["cnn"], shapes[0][:2]
     cases = [
@@ -241,6 +255,8 @@ def test_extract_refuses_bad_input_in_one_line(zoo, shapes):
         (lambda: extract(cnn, x, on="patches"), "on must be one of crops, positions"),
         (lambda: extract(cnn, x, method="ica"), "method must be auto or one of"),
         (lambda: extract_many(cnn, [], []), "empty list"),
+        (lambda: extract_many(cnn, [x], [None], rows=[torch.rand(5, 7)]), r"rows must be one \(M_k, 128\) matrix"),
+        (lambda: extract(cnn, x.numpy()), "must be a torch tensor"),
     ]
     for call, match in cases:
         with pytest.raises(PhaseLensError, match=match) as info:

@@ -159,6 +159,7 @@ def extract_many(
     batch: int = 64,
     *,
     split: Split | None = None,
+    rows: Sequence[torch.Tensor] | None = None,
     init: str = "nndsvd",
     max_iter: int = 500,
     tol: float = 1e-5,
@@ -174,6 +175,9 @@ def extract_many(
         layer, rank, on, method, patch, seed, batch: as in `extract`; method ``auto`` picks nmf only when
             every class's activations are non-negative.
         split: a `split_model` result to reuse (its layer wins over `layer`).
+        rows: the activations of each class, already computed (``crop_activations(split, images, patch)[0]``
+            for crops, `position_activations` reshaped to (N·h·w, D) for positions), e.g. to share the crop
+            forwards with `top_crops`; the images then only count.
         init, max_iter, tol: the factorization's start (``nndsvd``, ``nndsvda`` (nmf), ``random``), most
             iterations and stopping tolerance.
         l1_W, l1_U: L1 penalties of nmf (Xplique's CRAFT uses l1_W = 1e-2 with scikit-learn's scaling).
@@ -196,15 +200,20 @@ def extract_many(
     if method not in ("auto", *METHODS):
         raise PhaseLensError(f"method must be auto or one of {', '.join(METHODS)}; got {method!r}")
     split = split or split_model(im, layer)
-    rows, patch_used = [], None
-    for k, images in enumerate(images_per_class):
-        what = f"images of class {class_ids[k]}" if class_ids[k] is not None else "images"
-        if on == "crops":
-            A, boxes = crop_activations(split, check_images(im, images, what=what), patch, batch)
-            patch_used = int(boxes[0, 3] - boxes[0, 1])
+    if rows is not None and (len(rows) != len(images_per_class) or {r.shape[-1] for r in rows} != {split.channels}):
+        raise PhaseLensError(f"rows must be one (M_k, {split.channels}) matrix per class at {split.layer!r}")
+    whats = [f"images of class {c}" if c is not None else "images" for c in class_ids]
+    checked = [check_images(im, x, on == "positions", what) for x, what in zip(images_per_class, whats)]
+    side = min(min(x.shape[-2:]) for x in checked)
+    patch_used = (default_patch(side) if patch is None else int(patch)) if on == "crops" else None
+    given, rows = rows, []
+    for k, (images, what) in enumerate(zip(checked, whats)):
+        if given is not None:
+            A = given[k]
+        elif on == "crops":
+            A = crop_activations(split, images, patch_used, batch)[0]
         else:
-            A = position_activations(split, check_images(im, images, exact_size=True, what=what), batch)
-            A = A.reshape(-1, A.shape[-1])
+            A = position_activations(split, images, batch).flatten(0, 2)
         if len(A) < rank or A.shape[1] < rank:
             unit = "crops" if on == "crops" else "positions"
             raise PhaseLensError(
@@ -226,11 +235,9 @@ def extract_many(
         **({} if method == "pca" else fit if method == "nmf" else {"init": init, "max_iter": max_iter, "tol": tol}),
     }
     banks = []
-    for k, (A, images) in enumerate(zip(rows, images_per_class)):
-        metrics = {
-            "error": float(f.error[k]),
-            "sparsity": float(f.sparsity[k]),
-            "hoyer": float(f.hoyer[k]),
+    for k, (A, images) in enumerate(zip(rows, checked)):
+        metrics = {name: float(getattr(f, name)[k]) for name in ("error", "sparsity", "hoyer")}
+        metrics |= {
             "n_iter": int(f.n_iter[k]),
             "converged": bool(f.converged[k]),
             "rows": len(A),

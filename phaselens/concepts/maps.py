@@ -113,6 +113,7 @@ def top_crops(
     patch: int | None = None,
     split: Split | None = None,
     batch: int = 64,
+    crops: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The k crops with the largest coefficient of each concept (crops cut as `extract` cuts them).
 
@@ -124,6 +125,7 @@ def top_crops(
         patch: crop side; the bank's, else `default_patch` of the image side.
         split: a `split_model` result at the bank's layer to reuse.
         batch: crops per forward pass.
+        crops: ``crop_activations(split, images, patch)``, already computed (e.g. shared with `extract_many`).
 
     Returns:
         (indices, boxes): for each concept the indices of its top crops into the crop list, strongest
@@ -137,7 +139,7 @@ def top_crops(
     split = _split(bank, model, split)
     if patch is None and bank.on == "crops":
         patch = bank.settings.get("patch")
-    A, boxes = crop_activations(split, images, patch, batch)
+    A, boxes = crops if crops is not None else crop_activations(split, images, patch, batch)
     U = bank.transform(A)  # (M, R)
     indices = torch.topk(U, min(k, len(U)), dim=0).indices.T  # (R, k)
     return indices.cpu(), boxes
