@@ -34,6 +34,7 @@ VISUALIZE = ["visualize", "--target", "class:0", *FAST, "--out", "{out}"]
 LENS = ["lens", "--no-progress", *FAST, "--out", "{out}"]
 BENCH = ["bench", "--quiet", *FAST, "--seeds", "1", "--out", "{out}"]
 DEMO = ["demo", *FAST, "--out", "{out}"]
+CONCEPTS = ["concepts", "--model", "zoo:parts", "--per-class", "4", "--rank", "3", "--no-images", "--out", "{out}"]
 
 CASES = [
     # resources that cannot fit: refused with an estimate, before allocating
@@ -102,6 +103,16 @@ CASES = [
     (BENCH + ["--models", "zoo:cnn"], "evaluator"),
     (BENCH + ["--images", "/nonexistent"], "nonexistent"),
     (DEMO + ["--models", "zoo:nope"], "valid names"),
+    (CONCEPTS + ["--rank", "0"], "--rank"),
+    (CONCEPTS + ["--rank", "500"], "exceeds the 64 channels"),
+    (CONCEPTS + ["--rank", "60", "--per-class", "3"], "fewer than rank 60"),
+    (CONCEPTS + ["--layer", "nope"], "no layer named 'nope'"),
+    (CONCEPTS + ["--images", "/nonexistent"], "nonexistent"),
+    (CONCEPTS + ["--images", "{images}"], "no images"),
+    (CONCEPTS + ["--target", "channel:layer3:0"], "class targets"),
+    (CONCEPTS + ["--target", "class:99"], "out of range"),
+    (CONCEPTS + ["--per-class", "1"], "--per-class"),
+    (CONCEPTS + ["--model", "timm:resnet18", "--no-pretrained"], "procedural images"),
     (["spectrum", "build", "/nonexistent", "--out", "{out}.npy"], "nonexistent"),
     (["spectrum", "build", "{images}", "--out", "{out}.npy"], "no images"),
     (["spectrum", "build", "{images}", "--size", "100000", "--out", "{out}.npy"], "--size"),
@@ -111,7 +122,7 @@ CASES = [
 ]
 
 # Output places that cannot be a folder, for every command that writes one.
-WRITERS = {"visualize": VISUALIZE, "lens": LENS, "bench": BENCH, "demo": DEMO}
+WRITERS = {"visualize": VISUALIZE, "lens": LENS, "bench": BENCH, "demo": DEMO, "concepts": CONCEPTS}
 PLACES = [("{afile}", "not a folder"), ("{afile}/sub", "is a file"), ("/dev/null", "not a folder")]
 CASES += [(argv[:-1] + [out], words) for argv in WRITERS.values() for out, words in PLACES]
 CASES += [(VISUALIZE[:-1] + ["/proc/phaselens-out"], "cannot use --out")]
