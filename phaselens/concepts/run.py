@@ -15,7 +15,6 @@ Classes go in groups of `group`: one batched factorization and one batched MACO 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from ..targets import parse_targets
 from ..util import slug, versions
 from .bank import ConceptBank
 from .extract import crop_boxes, default_patch, extract_many
-from .folder import CONFIG, MANIFEST, class_dir
+from .folder import CONFIG, MANIFEST, class_dir, importance_record, plain
 from .images import class_images
 from .importance import importance
 from .maps import concept_maps, top_crops
@@ -205,7 +204,7 @@ def _save_class(
             entry.update(image=f"concept_{c}.png", rgba=f"concept_{c}_rgba.png", score=pictures.scores[c])
         concepts.append(entry)
     atomic_write_json(
-        folder / "importance.json", {m: _importance_json(v) for m, v in imps.items()} | {"main": main.method}
+        folder / "importance.json", {m: importance_record(v) for m, v in imps.items()} | {"main": main.method}
     )
     atomic_write_json(
         folder / "strategy.json",
@@ -242,7 +241,7 @@ def _save_class(
         important=strat.num_important,
         concepts=concepts,
         fit=bank.metrics,
-        scores=_plain(scores),
+        scores=plain(scores),
         versions=versions(),
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
@@ -262,17 +261,6 @@ def _maps_to_logits(split: Split, images: torch.Tensor):
 
 def bank_device(split: Split) -> torch.device:
     return next(iter(split.model.parameters()), torch.zeros(0)).device
-
-
-def _importance_json(imp) -> dict[str, Any]:
-    return dict(
-        per_image=np.round(imp.per_image.numpy(), 5).tolist(),
-        mean=np.round(imp.mean.numpy(), 6).tolist(),
-        share=np.round(imp.share.numpy(), 6).tolist(),
-        logits=np.round(imp.logits.numpy(), 5).tolist(),
-        bias=np.round(imp.bias.numpy(), 5).tolist(),
-        method=imp.method,
-    )
 
 
 def _halves(images: torch.Tensor, class_id: int, bank: ConceptBank, split: Split, seed: int) -> float | None:
@@ -296,8 +284,3 @@ def _halves(images: torch.Tensor, class_id: int, bank: ConceptBank, split: Split
         split=split,
     )
     return stability(a.W, b.W)
-
-
-def _plain(value: Any) -> Any:
-    """JSON values only (numpy scalars and arrays become numbers and lists)."""
-    return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

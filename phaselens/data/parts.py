@@ -21,6 +21,10 @@ label  name                 defining parts
 7      ring_and_two_dots    a ring, and two dots side by side
 =====  ===================  ==============================================
 
+This module is a little longer than most (about 350 lines) for the reason of
+`procedural`: the class table, the part shapes and the placement rule are read
+together when checking what a class is.
+
 Part by part: ``disc``, ``cross`` and ``ring`` define three classes each,
 ``two_dots`` three, ``square`` and ``stripes`` two (`PART_CLASSES`).
 
