@@ -33,11 +33,11 @@ from ..imagefiles import list_images
 from ..io import atomic_write_json, output_folder, save_png, save_rgba, transparency_alpha
 from ..lens.shard import Shard
 from ..lens.store import ShardLock, read_json, save_thumb
-from ..model import as_image_model
+from ..model import as_image_model, model_device_dtype
 from ..targets import parse_targets
 from ..util import slug, versions
 from .bank import ConceptBank
-from .extract import crop_boxes, default_patch, extract_many
+from .extract import crop_activations, crop_boxes, default_patch, extract_many
 from .folder import CONFIG, MANIFEST, class_dir, importance_record, plain
 from .images import class_images
 from .importance import importance
@@ -65,10 +65,15 @@ class ConceptsReport:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_rank(model, split: Split, picked: dict[int, torch.Tensor], rank: int, on: str) -> None:
+def _rows_per_image(split: Split, on: str) -> int:
+    """Rows one image gives `extract`: its CRAFT crops, or its positions on the layer's grid."""
+    h, w = split.model.input_size
+    return len(crop_boxes(1, h, w, default_patch(min(h, w)))) if on == "crops" else split.grid[0] * split.grid[1]
+
+
+def _check_rank(split: Split, picked: dict[int, torch.Tensor], rank: int, on: str) -> None:
     """Every class must give at least `rank` rows (crops or positions), and `rank` <= the layer's channels."""
-    h, w = model.input_size
-    per_image = len(crop_boxes(1, h, w, default_patch(min(h, w)))) if on == "crops" else split.grid[0] * split.grid[1]
+    per_image = _rows_per_image(split, on)
     if rank > split.channels:
         raise PhaseLensError(f"rank {rank} exceeds the {split.channels} channels of layer {split.layer}")
     for c, idx in picked.items():
@@ -128,7 +133,7 @@ def run_concepts(
         list_images(images)
     sp = split_model(im, layer)  # a bad layer is refused before anything is written
     pool, picked = class_images(im, plan.indices, per_class, images, seed, min_images=2)
-    _check_rank(im, sp, picked, rank, on)
+    _check_rank(sp, picked, rank, on)
     names = _names(im, plan.indices)
     maco = (config or RunConfig()).replace(**overrides)
     settings = dict(
@@ -151,10 +156,13 @@ def run_concepts(
         for g in range(0, len(todo), group):
             chunk = todo[g : g + group]
             batch = [pool.images[picked[c]] for c in chunk]
-            banks = extract_many(im, batch, chunk, sp.layer, rank, on, method, seed=seed, split=sp)
+            # The crop forwards are the costliest part: run them once for extraction and top crops.
+            crops = [crop_activations(sp, b) for b in batch] if on == "crops" else [None] * len(batch)
+            rows = [c[0] for c in crops] if on == "crops" else None  # type: ignore[index]
+            banks = extract_many(im, batch, chunk, sp.layer, rank, on, method, seed=seed, split=sp, rows=rows)
             pictures: list = visualize_concepts(im, banks, maco, seed=seed) if concept_images else [None] * len(banks)
-            for c, bank, imgs, pic in zip(chunk, banks, batch, pictures):
-                _save_class(out, names[c], c, bank, imgs, pic, sp, pool, picked[c], top_k, seed)
+            for c, bank, imgs, pic, cut in zip(chunk, banks, batch, pictures, crops):
+                _save_class(out, names[c], c, bank, imgs, pic, cut, sp, pool, picked[c], top_k, seed)
         metrics = write_metrics(out, plan.indices, names)
     made, skipped = len(todo), len(plan.indices) - len(todo)
     return ConceptsReport(out, list(plan.indices), made, skipped, round(time.time() - start, 2), metrics)
@@ -167,6 +175,7 @@ def _save_class(
     bank: ConceptBank,
     images: torch.Tensor,
     pictures,
+    cut: tuple[torch.Tensor, torch.Tensor] | None,
     split: Split,
     pool,
     indices: torch.Tensor,
@@ -179,10 +188,14 @@ def _save_class(
     main = imps["gradient_input"] if split.affine else imps["sobol"]
     strat = strategies(main.per_image, min_images=min(MIN_IMAGES, max(1, len(images) // 5)), seed=seed)
     sim = similarity(bank.W)
-    dirs = head_directions(_maps_to_logits(split, images), split.grid, split.channels, device=bank_device(split))
+    device = model_device_dtype(split.model)[0]
+    dirs = head_directions(_maps_to_logits(split, images), split.grid, split.channels, device=device)
     align = alignment(bank.W, dirs, top=5)
-    maps = concept_maps(bank, split.model, images[:MAPS_PER_CLASS], split=split)
-    tops, boxes = top_crops(bank, split.model, images, k=top_k, split=split)
+    masks = [pool.masks[int(i)] for i in indices] if pool.masks is not None else None
+    # Ground truth needs the maps of every image; the folder keeps the first few.
+    full = concept_maps(bank, split.model, images if masks is not None else images[:MAPS_PER_CLASS], split=split)
+    maps = full[:MAPS_PER_CLASS]
+    tops, boxes = top_crops(bank, split.model, images, k=top_k, split=split, crops=cut)
     bank.save(folder / "bank.safetensors")
     save_file({"maps": maps.half().contiguous()}, str(folder / "maps.safetensors"))
     crops = []
@@ -225,17 +238,15 @@ def _save_class(
             alignment=dict(classes=align.classes.tolist(), cosines=np.round(align.cosines, 4).tolist()),
         ),
     )
-    masks = [pool.masks[int(i)] for i in indices] if pool.masks is not None else None
-    label = (split.model.class_names or [""] * (class_id + 1))[class_id]
+    label = (split.model.class_names or [name] * (class_id + 1))[class_id]
     parts = PARTS_CLASS_PARTS.get(label, ()) if masks is not None else ()
-    full = concept_maps(bank, split.model, images, split=split) if masks is not None else None
-    scores = class_scores(split, bank, main, images, full, masks, parts, seed)
+    scores = class_scores(split, bank, main, images, full if masks is not None else None, masks, parts, seed)
     if masks is not None:
         scores["stability"] = _halves(images, class_id, bank, split, seed)
     manifest = dict(
         name=name,
         class_id=class_id,
-        label=(split.model.class_names or [name] * (class_id + 1))[class_id],
+        label=label,
         rank=bank.rank,
         images=len(images),
         important=strat.num_important,
@@ -259,18 +270,10 @@ def _maps_to_logits(split: Split, images: torch.Tensor):
     return lambda maps: split.h(maps, prefix=mean.expand(len(maps), -1, -1).to(maps))
 
 
-def bank_device(split: Split) -> torch.device:
-    return next(iter(split.model.parameters()), torch.zeros(0)).device
-
-
 def _halves(images: torch.Tensor, class_id: int, bank: ConceptBank, split: Split, seed: int) -> float | None:
     """Stability: banks fitted on the even and the odd images of the class, matched by cosine
     (None when half the images give fewer rows than the rank)."""
-    h, w = images.shape[-2:]
-    per_image = (
-        len(crop_boxes(1, h, w, default_patch(min(h, w)))) if bank.on == "crops" else split.grid[0] * split.grid[1]
-    )
-    if (len(images) // 2) * per_image < bank.rank:
+    if (len(images) // 2) * _rows_per_image(split, bank.on) < bank.rank:
         return None
     a, b = extract_many(
         split.model,
