@@ -55,7 +55,7 @@ def bench_model(spec: str, per_class: int, rank: int, repeats: int) -> None:
     classes = list(range(len(model.class_names or [])))
     pool, picked = class_images(model, classes, per_class)
     split = split_model(model)
-    imgs = pool.images[picked[0]]
+    imgs = pool.take(picked[0])
     stages = {}
     stages["extract"], bank = timed(lambda: extract(model, imgs, rank=rank, class_id=0, split=split), repeats)
     for method in ("gradient_input", "sobol"):
@@ -65,7 +65,7 @@ def bench_model(spec: str, per_class: int, rank: int, repeats: int) -> None:
     total = sum(stages.values())
     parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
     print(f"{spec}: one class of {len(imgs)} images, rank {rank}, layer {split.layer}: {parts}; total {total:.2f} s")
-    batch = [pool.images[picked[c]] for c in classes]
+    batch = [pool.take(picked[c]) for c in classes]
     many, _ = timed(lambda: extract_many(model, batch, classes, rank=rank, split=split), 1)
     loop, _ = timed(lambda: [extract(model, b, rank=rank, class_id=c, split=split) for c, b in zip(classes, batch)], 1)
     print(

@@ -68,3 +68,26 @@ def test_the_cli_prints_the_ground_truth(tmp_path, capsys):
     assert main([*argv, "--no-images", "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert "made 1" in out and "ground truth:" in out and "recovery" in out
+
+
+def test_an_image_folder_is_read_lazily_and_classes_are_what_the_model_predicts(tmp_path):
+    from PIL import Image
+
+    from phaselens.concepts.images import class_images
+    from phaselens.data import make_parts_batch
+    from phaselens.io import to_uint8
+
+    images, _labels = make_parts_batch(24, seed=77)
+    for i, img in enumerate(images):
+        folder = tmp_path / "imgs" / ("a" if i % 2 else "b")  # folder names say nothing of the class
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(to_uint8(img)).save(folder / f"{i}.png")
+    model = load_model("zoo:parts")
+    pool, picked = class_images(model, [0, 1], 3, images=tmp_path / "imgs")
+    assert pool.images is None and len(pool) == 24  # nothing is held until taken
+    taken = pool.take(picked[0])
+    assert taken.shape == (3, 3, 64, 64) and (model(taken).argmax(dim=1) == 0).all()
+    report = run_concepts(
+        model, tmp_path / "c", "class:0-1", images=tmp_path / "imgs", per_class=3, rank=2, concept_images=False
+    )
+    assert report.made == 2 and report.metrics["ground_truth"] == {}

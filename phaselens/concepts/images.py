@@ -27,17 +27,35 @@ POOL_FACTOR = 1.5  # procedural images drawn per image wanted, for classes the m
 class ImageSet:
     """Candidate images for concept extraction.
 
+    Procedural images are held in memory; the images of a folder are read when taken (`take`), so
+    1000 classes × 50 images are never in memory at once.
+
     Attributes:
-        images: (M, C, H, W) in [0, 1], on the CPU, at the model's input size.
+        images: (M, C, H, W) in [0, 1] on the CPU at the model's input size, or None for files.
         names: one label per image (its file or item), for pages and manifests.
         masks: per image, part name -> (H, W) bool mask (parts data only), else None.
         source: where the images come from (``procedural:parts``, a folder path).
+        files: the image files (folders only). size, channels: how files are read.
     """
 
-    images: torch.Tensor
+    images: torch.Tensor | None
     names: list[str]
     masks: list[dict[str, torch.Tensor]] | None
     source: str
+    files: list[Path] | None = None
+    size: tuple[int, int] = (0, 0)
+    channels: int = 3
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def take(self, indices: torch.Tensor | Sequence[int]) -> torch.Tensor:
+        """The images at `indices`, stacked: (n, C, H, W)."""
+        idx = [int(i) for i in indices]
+        if self.images is not None:
+            return self.images[idx]
+        assert self.files is not None
+        return torch.stack([load_image(self.files[i], self.size, self.channels) for i in idx])
 
 
 def zoo_kind(model: ImageModel) -> str | None:
@@ -65,21 +83,22 @@ def procedural_images(model: ImageModel, count: int, seed: int = 0) -> ImageSet:
     return ImageSet(images, [f"shapes#{i}" for i in range(count)], None, "procedural:shapes")
 
 
-def folder_images(model: ImageModel, root: str | Path, limit: int | None = None) -> ImageSet:
-    """The images of an ImageFolder-style folder (``ROOT/CLASS/*.jpg``), at the model's input size."""
-    files = list_images(root)[:limit]
-    images = torch.stack([load_image(p, model.input_size, model.channels) for p, _ in files])
-    names = [str(p.relative_to(Path(root))) for p, _ in files]
-    return ImageSet(images, names, None, str(Path(root)))
+def folder_images(model: ImageModel, root: str | Path) -> ImageSet:
+    """The images of an ImageFolder-style folder (``ROOT/CLASS/*.jpg``), read at the model's input size
+    when taken."""
+    files = [p for p, _ in list_images(root)]
+    names = [str(p.relative_to(Path(root))) for p in files]
+    return ImageSet(None, names, None, str(Path(root)), files, model.input_size, model.channels)
 
 
-def predictions(model: ImageModel, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """The model's predicted class of every image: (M,) on the CPU."""
+def predictions(model: ImageModel, pool: ImageSet, batch: int = 256) -> torch.Tensor:
+    """The model's predicted class of every image of `pool`: (M,) on the CPU (images read in batches)."""
     device, dtype = model_device_dtype(model)
     out = []
     with frozen(model), torch.no_grad():
-        for i in range(0, len(images), batch):
-            out.append(model(images[i : i + batch].to(device, dtype)).argmax(dim=1).cpu())
+        for i in range(0, len(pool), batch):
+            x = pool.take(range(i, min(i + batch, len(pool))))
+            out.append(model(x.to(device, dtype)).argmax(dim=1).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
@@ -121,4 +140,4 @@ def class_images(
         pool = procedural_images(model, count, seed)
     else:
         pool = folder_images(model, images)
-    return pool, by_class(predictions(model, pool.images), classes, per_class, min_images)
+    return pool, by_class(predictions(model, pool), classes, per_class, min_images)

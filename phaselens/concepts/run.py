@@ -155,7 +155,7 @@ def run_concepts(
         todo = [c for c in plan.indices if not (class_dir(out, names[c]) / MANIFEST).is_file()]
         for g in range(0, len(todo), group):
             chunk = todo[g : g + group]
-            batch = [pool.images[picked[c]] for c in chunk]
+            batch = [pool.take(picked[c]) for c in chunk]  # only this group's images in memory
             # The crop forwards are the costliest part: run them once for extraction and top crops.
             crops = [crop_activations(sp, b) for b in batch] if on == "crops" else [None] * len(batch)
             rows = [c[0] for c in crops] if on == "crops" else None  # type: ignore[index]
