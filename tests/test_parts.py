@@ -103,7 +103,7 @@ def test_each_class_shows_its_parts(items) -> None:
         assert set(masks) - {DISTRACTOR} == defining
         for m in masks.values():
             rows, cols = np.nonzero(m)
-            # Big enough to be localized on a 16 x 16 grid: about a quarter of the side or more.
+            # Big enough to be localized on the model's 32 x 32 grid: about a quarter of the side or more.
             assert max(np.ptp(rows), np.ptp(cols)) + 1 >= (10 if m is masks.get(DISTRACTOR) else 14)
 
 
@@ -166,12 +166,12 @@ def test_zoo_parts_loads_with_its_own_classes(model) -> None:
     assert model.input_size == (64, 64) and not model.training
     assert zoo.class_names("parts") == PARTS_CLASS_NAMES
     assert zoo.weights_path("parts").stat().st_size < 3e6
-    # The layer for concepts: post-ReLU (non-negative, so NMF applies) on a 16 x 16 grid.
+    # The layer for concepts: post-ReLU (non-negative, so NMF applies) on a 32 x 32 grid.
     seen: dict[str, torch.Tensor] = {}
     model.net.layer3.register_forward_hook(lambda m, i, o: seen.update(out=o))
     with torch.no_grad():
         model(torch.rand(2, 3, 64, 64))
-    assert seen["out"].shape[-2:] == (16, 16) and float(seen["out"].min()) >= 0.0
+    assert seen["out"].shape[-2:] == (32, 32) and float(seen["out"].min()) >= 0.0
 
 
 def test_zoo_parts_classifies_fresh_items_and_needs_both_parts(model) -> None:

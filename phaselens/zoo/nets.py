@@ -103,20 +103,22 @@ class SmallResNet(nn.Module):
 
 
 class PartsResNet(SmallResNet):
-    """`SmallResNet` for the parts data (`phaselens.data.ProceduralParts`): a 16 x 16 grid up to the pool.
+    """`SmallResNet` for the parts data (`phaselens.data.ProceduralParts`): a 32 x 32 grid up to the pool.
 
-    Layers as in `SmallResNet`, but ``layer2`` and ``layer3`` keep stride 1:
-    ``stem`` (32 x 32) -> ``layer1`` (16 x 16) -> ``layer2`` (16 x 16) -> ``layer3``
-    (16 x 16, post-ReLU, the layer for concepts: a part of a quarter of the image
-    side covers about 4 x 4 cells) -> ``pool`` -> ``flatten`` -> ``head``.
+    Layers as in `SmallResNet`, but only the stem has stride 2:
+    ``stem`` (32 x 32) -> ``layer1`` -> ``layer2`` -> ``layer3`` (all 32 x 32; ``layer3`` is
+    post-ReLU, the layer for concepts) -> ``pool`` -> ``flatten`` -> ``head``. A ``layer3`` cell sees
+    27 x 27 pixels, about one part, and a part covers 8 x 8 to 14 x 14 cells, so concept maps can
+    localize a part (the receptive field of the 16 x 16 grid of the first version was 47 pixels:
+    every cell saw the neighbouring part too).
 
     Shape:
         - Input: (N, 3, 64, 64) normalized; Output: (N, num_classes).
     """
 
-    strides = (2, 2, 1, 1)
+    strides = (2, 1, 1, 1)
 
-    def __init__(self, num_classes: int = 8, widths: tuple[int, ...] = (16, 32, 48, 64)) -> None:
+    def __init__(self, num_classes: int = 8, widths: tuple[int, ...] = (16, 24, 32, 48)) -> None:
         super().__init__(num_classes, widths)
 
 

@@ -73,6 +73,10 @@ class Recipe:
     clip_grad: float | None = 1.0
     swap_p: float = 0.5  # probability of amplitude-phase recombination per image
     plain_epochs: int = 0  # first epochs with flips only: patch models learn the classes before the nuisances
+    n_train: int = 40000  # training images (items 0..n-1 of the training seed)
+    # L1 penalty on the mean activation of one layer (``activity_layer``): a sparse, silent background there
+    activity_l1: float = 0.0
+    activity_layer: str = ""
 
 
 # One recipe per zoo model (`nets.ARCHITECTURES`, in `NAMES`); tests/test_zoo.py checks they match.
@@ -82,7 +86,17 @@ RECIPES: dict[str, Recipe] = {
     "mixer": Recipe(epochs=10, lr=2e-3, plain_epochs=4),
     # Two plain epochs first: on the full augmentation from the start, the parts model stayed at chance
     # (0.17 after 3 epochs of 8,000 images); with flips only it reached 0.99 after 5 epochs of 16,000.
-    "parts": Recipe(epochs=6, lr=3e-3, weight_decay=5e-4, clip_grad=None, plain_epochs=2),
+    # The L1 penalty on layer3 keeps the background silent there, so a part's concept is the part alone.
+    "parts": Recipe(
+        epochs=8,
+        lr=3e-3,
+        weight_decay=5e-4,
+        clip_grad=None,
+        plain_epochs=2,
+        n_train=32000,
+        activity_l1=0.1,
+        activity_layer="layer3",
+    ),
 }
 PARTS_MODELS = ("parts",)  # trained on ProceduralParts; the others on ProceduralShapes
 
@@ -177,6 +191,14 @@ def train_one(
         return recipe.lr * 0.5 * (1.0 + math.cos(math.pi * t))
 
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    seen: list[torch.Tensor] = []  # the activity layer's output in the last training forward
+
+    def keep(mod: nn.Module, _i: object, out: torch.Tensor) -> None:
+        if mod.training:
+            seen[:] = [out]
+
+    if recipe.activity_l1:
+        net.get_submodule(recipe.activity_layer).register_forward_hook(keep)
     n_params = sum(p.numel() for p in net.parameters())
     print(f"[{name}] {n_params} parameters, {epochs} epochs x {steps_per_epoch} steps, recipe {recipe}", flush=True)
     t0 = time.time()
@@ -193,6 +215,8 @@ def train_one(
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             loss = loss_fn(net(x), train_y[idx])
+            if seen:
+                loss = loss + recipe.activity_l1 * seen.pop().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.clip_grad:
@@ -271,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m phaselens.zoo.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="all", help=f"one of {', '.join(NAMES)}, or 'all'")
     p.add_argument("--out", type=Path, default=None, help="folder for NAME.safetensors (default: the shipped weights)")
-    p.add_argument("--n-train", type=int, default=40000)
+    p.add_argument("--n-train", type=int, default=None, help="override every recipe's training set size")
     p.add_argument("--n-val", type=int, default=1000)
     p.add_argument("--n-test", type=int, default=2000)
     p.add_argument("--epochs", type=int, default=None, help="override every recipe's epoch count")
@@ -293,30 +317,33 @@ def main(argv: list[str] | None = None) -> None:
 
     out = args.out or Path(__file__).resolve().parent / "weights"
     t0 = time.time()
-    data: dict[bool, tuple] = {}  # parts or not -> the training and validation data, drawn once per run
+    data: dict[tuple[bool, int], tuple] = {}  # (parts?, size) -> training and validation data, drawn once per run
     for name in names:
         parts = name in PARTS_MODELS
-        if parts not in data:
+        n_train = args.n_train or RECIPES[name].n_train
+        if (parts, n_train) not in data:
             what = "parts" if parts else f"shapes (object scale {TRAIN_SCALE})"
-            print(f"generating {args.n_train} training images, {what}, seed {TRAIN_SEED}", flush=True)
-            train_u8, train_y = generate_uint8(args.n_train, INPUT_SIZE, TRAIN_SEED, TRAIN_SCALE, parts=parts)
+            print(f"generating {n_train} training images, {what}, seed {TRAIN_SEED}", flush=True)
+            train_u8, train_y = generate_uint8(n_train, INPUT_SIZE, TRAIN_SEED, TRAIN_SCALE, parts=parts)
             mean, std = channel_stats(train_u8)
             print(f"mean {mean} std {std} ({time.time() - t0:.0f}s)", flush=True)
             val_x, val_y = (make_parts_batch if parts else make_batch)(args.n_val, INPUT_SIZE, VAL_SEED)
             val_x = (val_x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-            data[parts] = (train_u8, train_y, val_x, val_y, mean, std)
-        train_u8, train_y, val_x, val_y, mean, std = data[parts]
+            data[parts, n_train] = (train_u8, train_y, val_x, val_y, mean, std)
+        train_u8, train_y, val_x, val_y, mean, std = data[parts, n_train]
         t1 = time.time()
         net = train_one(name, train_u8, train_y, val_x, val_y, mean, std, seed=args.seed, epochs=args.epochs)
         minutes = (time.time() - t1) / 60.0
         # No timings in the file: the same command must give byte-identical weights.
         extra = {
             "phaselens.dataset": (
-                f"ProceduralParts(n={args.n_train}, size={INPUT_SIZE}, seed={TRAIN_SEED})"
+                f"ProceduralParts(n={n_train}, size={INPUT_SIZE}, seed={TRAIN_SEED})"
                 if parts
-                else f"ProceduralShapes(n={args.n_train}, size={INPUT_SIZE}, seed={TRAIN_SEED}, scale={TRAIN_SCALE})"
+                else f"ProceduralShapes(n={n_train}, size={INPUT_SIZE}, seed={TRAIN_SEED}, scale={TRAIN_SCALE})"
             ),
-            "phaselens.recipe": json.dumps(RECIPES[name].__dict__ | ({"epochs": args.epochs} if args.epochs else {})),
+            "phaselens.recipe": json.dumps(
+                RECIPES[name].__dict__ | {"n_train": n_train} | ({"epochs": args.epochs} if args.epochs else {})
+            ),
         }
         path = save(net, name, out, mean, std, extra)
         print(f"[{name}] saved {path} ({path.stat().st_size / 1e6:.2f} MB, {minutes:.1f} min)", flush=True)
