@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import difflib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,6 +76,8 @@ class ImageModel(nn.Module):
         preprocess: normalization, input size and channels of `net`.
         class_names: optional names, index `k` naming logit `k`.
         name: a short label for manifests (e.g. ``"timm:resnet18"``).
+        defaults: settings its maker recommends for PhaseLens's tools, used where an option is not
+            given (as the preprocessing is), e.g. ``{"concepts.on": "positions"}`` for zoo:parts.
 
     Shape:
         - Input: (N, C, H, W) in [0, 1], H x W = ``preprocess.input_size``.
@@ -93,9 +96,11 @@ class ImageModel(nn.Module):
         preprocess: Preprocess | None = None,
         class_names: Sequence[str] | None = None,
         name: str = "",
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.net = net
+        self.defaults = dict(defaults or {})
         self.preprocess = preprocess or Preprocess()
         self.class_names = list(class_names) if class_names is not None else None
         self.name = name or type(net).__name__

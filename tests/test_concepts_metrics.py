@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from phaselens.concepts.metrics import (
+    MAP_THRESHOLD,
     assign,
     binarize,
     deletion_insertion,
     mu_fidelity,
     part_iou,
+    ranks_first,
     recovery,
     share_of,
 )
@@ -67,7 +69,22 @@ def test_part_iou_recovery_and_assignment_on_planted_maps():
     assert share_of(np.array([0.5, 0.3, 0.2]), owners, "star") == 0.0
 
 
-def test_binarize_keeps_the_half_maximum_and_ignores_empty_maps():
-    maps = torch.tensor([[[[0.0, 0.4], [0.6, 1.0]]], [[[0.0, 0.0], [0.0, 0.0]]]])
+def test_binarize_keeps_a_fraction_of_the_maximum_and_ignores_empty_maps():
+    maps = torch.tensor([[[[0.0, 0.1], [0.3, 1.0]]], [[[0.0, 0.0], [0.0, 0.0]]]])
+    assert MAP_THRESHOLD == 0.2
     assert binarize(maps)[0, 0].tolist() == [[False, False], [True, True]]
+    assert binarize(maps, 0.5)[0, 0].tolist() == [[False, False], [False, True]]
+    assert binarize(maps, 0.05)[0, 0].tolist() == [[False, True], [True, True]]
     assert not binarize(maps)[1].any()
+
+
+def test_defining_parts_rank_first_relaxed_and_strict():
+    owners = ["disc", "disc", "star", "cross", None]
+    found = {"disc": 0, "cross": 3}
+    # disc's second concept (1) ranks between the matched ones: relaxed holds, strict does not.
+    assert ranks_first(np.array([0.5, 0.4, 0.1, 0.3, 0.0]), found, owners) == (True, False)
+    assert ranks_first(np.array([0.5, 0.1, 0.0, 0.3, 0.2]), found, owners) == (True, True)
+    # the star above the cross: neither.
+    assert ranks_first(np.array([0.5, 0.1, 0.35, 0.3, 0.0]), found, owners) == (False, False)
+    # a concept of no part above the cross: neither.
+    assert ranks_first(np.array([0.5, 0.1, 0.0, 0.3, 0.31]), found, owners) == (False, False)

@@ -91,3 +91,13 @@ def test_an_image_folder_is_read_lazily_and_classes_are_what_the_model_predicts(
         model, tmp_path / "c", "class:0-1", images=tmp_path / "imgs", per_class=3, rank=2, concept_images=False
     )
     assert report.made == 2 and report.metrics["ground_truth"] == {}
+
+
+@pytest.mark.slow
+def test_zoo_parts_concepts_meet_the_ground_truth(tmp_path):
+    """The default settings (rank 10, positions: the model's own default) on every class."""
+    report = run_concepts(load_model("zoo:parts"), tmp_path / "gt", concept_images=False)
+    truth = report.metrics["ground_truth"]
+    assert truth["classes"] == 8
+    assert truth["recovery"] >= 0.9 and truth["importance_truth"] >= 0.9
+    assert truth["distractor_share"] <= 0.05 and truth["stability"] >= 0.9

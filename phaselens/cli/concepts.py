@@ -35,7 +35,12 @@ def register(sub) -> None:
     p.add_argument("--layer", default=None, help="layer to split the model at (default: the last before pooling)")
     p.add_argument("--rank", type=whole(1), default=10, help="concepts per class (default 10)")
     p.add_argument("--per-class", type=whole(2), default=50, help="images per class, predicted as it (default 50)")
-    p.add_argument("--on", choices=("crops", "positions"), default="crops", help="rows: crops (CRAFT) or positions")
+    p.add_argument(
+        "--on",
+        choices=("crops", "positions"),
+        default=None,
+        help="rows: crops (CRAFT) or positions (default: the model's own setting, else crops; zoo:parts: positions)",
+    )
     p.add_argument(
         "--factorization",
         choices=("auto", "nmf", "semi_nmf", "pca"),

@@ -13,8 +13,8 @@ Importance fidelity (concepts play the part that pixels play in Deletion / Inser
 Ground truth, for data whose images are made of known parts (`phaselens.data.parts`), with `maps` the
 concept attribution maps and `masks` the parts' masks:
 
-- `part_iou`: IoU of each concept's binarized map (at half its per-image maximum) with each part's mask,
-  pooled over the images where the part is present.
+- `part_iou`: IoU of each concept's binarized map (at `MAP_THRESHOLD` of its per-image maximum) with each
+  part's mask, pooled over the images where the part is present.
 - `recovery`: the share of defining parts matched one-to-one (Hungarian on IoU) to a concept with IoU ≥ 0.5.
 - `assign`: each concept's part (the one it overlaps most, if IoU ≥ 0.2, else none), for the importance
   share a part gets (`share_of`), and for checking that cross-class links join the same part.
@@ -31,6 +31,10 @@ from ..errors import PhaseLensError
 
 RECOVERED = 0.5  # IoU at which a part counts as recovered by a concept
 ASSIGNED = 0.2  # IoU below which a concept is assigned to no part
+# A concept map is "on" where it reaches this fraction of its per-image maximum. Coefficient maps fall off
+# slowly towards a part's edge (a cell that sees half the part holds about half its coefficient, and the
+# bilinear upsampling spreads it), so half the maximum keeps only a part's core (docs/concepts.md, sweep).
+MAP_THRESHOLD = 0.2
 
 
 def _curve(values: list[torch.Tensor], full: torch.Tensor, empty: torch.Tensor) -> np.ndarray:
@@ -103,23 +107,26 @@ def mu_fidelity(
     return float(((x * y).sum(dim=1) / den).mean())
 
 
-def binarize(maps: torch.Tensor) -> torch.Tensor:
-    """(N, R, H, W) maps -> boolean masks where a map is at least half its per-image maximum."""
+def binarize(maps: torch.Tensor, fraction: float = MAP_THRESHOLD) -> torch.Tensor:
+    """(N, R, H, W) maps -> boolean masks where a map is at least `fraction` of its per-image maximum."""
     top = maps.flatten(2).amax(dim=2)[..., None, None]
-    return (maps >= 0.5 * top) & (top > 0)
+    return (maps >= fraction * top) & (top > 0)
 
 
-def part_iou(maps: torch.Tensor, masks: Mapping[str, torch.Tensor]) -> tuple[list[str], np.ndarray]:
+def part_iou(
+    maps: torch.Tensor, masks: Mapping[str, torch.Tensor], fraction: float = MAP_THRESHOLD
+) -> tuple[list[str], np.ndarray]:
     """IoU of every concept with every part, pooled over the images where the part is present.
 
     Args:
         maps: (N, R, H, W) concept attribution maps of N images.
         masks: part name -> (N, H, W) boolean masks (all False where the part is absent).
+        fraction: where a map counts as on (`binarize`).
 
     Returns:
         (part names, (P, R) IoU).
     """
-    on = binarize(maps.float())
+    on = binarize(maps.float(), fraction)
     names = list(masks)
     iou = np.zeros((len(names), maps.shape[1]))
     for p, name in enumerate(names):
@@ -151,6 +158,22 @@ def assign(iou: np.ndarray, names: Sequence[str]) -> list[str | None]:
     """Each concept's part: the one it overlaps most, or None below `ASSIGNED`."""
     best = iou.argmax(axis=0)
     return [names[int(b)] if iou[int(b), c] >= ASSIGNED else None for c, b in enumerate(best)]
+
+
+def ranks_first(mean: np.ndarray, found: Mapping[str, int], owners: Sequence[str | None]) -> tuple[bool, bool]:
+    """Are the concepts `found` for the defining parts the most important ones? (relaxed, strict).
+
+    Strict: they are exactly the top ``len(found)`` concepts by `mean` importance. Relaxed: each is more
+    important than every concept that belongs to no defining part (the distractor's, the background's,
+    another part's); a second concept of the same defining part may rank between them.
+    Both are False unless a concept was found for every part (the caller checks `found` is complete).
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    mine = sorted(found.values())
+    top = sorted(np.argsort(-mean, kind="stable")[: len(mine)].tolist())
+    others = [c for c, o in enumerate(owners) if o not in found and c not in mine]
+    floor = max((mean[c] for c in others), default=-np.inf)
+    return bool(mine) and all(mean[c] > floor for c in mine), bool(mine) and top == mine
 
 
 def share_of(shares: np.ndarray, owners: Sequence[str | None], part: str) -> float:

@@ -98,7 +98,7 @@ def run_concepts(
     layer: str | None = None,
     rank: int = 10,
     per_class: int = 50,
-    on: str = "crops",
+    on: str | None = None,
     method: str = "auto",
     group: int = 16,
     seed: int = 0,
@@ -114,7 +114,9 @@ def run_concepts(
         model: the classifier. out_dir: the folder (created; reused to resume).
         targets: ``class:all``, ``class:0-9``, ... (class targets only).
         images: an ImageFolder; default: the zoo model's own procedural images.
-        layer, rank, on, method: as in `extract`. per_class: images per class (those predicted as it).
+        layer, rank, on, method: as in `extract`; `on` defaults to the model's ``concepts.on`` default
+            (`ImageModel.defaults`: positions for zoo:parts), else crops.
+        per_class: images per class (those predicted as it).
         group: classes per batched factorization and MACO call. seed: every seed derives from it.
         config, overrides: MACO settings of the concept images; concept_images: False skips them.
         top_k: top crops per concept.
@@ -131,6 +133,7 @@ def run_concepts(
         raise PhaseLensError(f"group and top_k must be >= 1, got {group} and {top_k}")
     if images is not None:
         list_images(images)
+    on = on or str(getattr(im, "defaults", {}).get("concepts.on", "crops"))
     sp = split_model(im, layer)  # a bad layer is refused before anything is written
     pool, picked = class_images(im, plan.indices, per_class, images, seed, min_images=2)
     _check_rank(sp, picked, rank, on)

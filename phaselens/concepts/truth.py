@@ -23,7 +23,7 @@ from ..util import versions
 from .bank import ConceptBank
 from .folder import MANIFEST, class_dir
 from .importance import Importance
-from .metrics import assign, deletion_insertion, mu_fidelity, part_iou, recovery, share_of
+from .metrics import assign, deletion_insertion, mu_fidelity, part_iou, ranks_first, recovery, share_of
 from .relations import Link, links, stability
 from .split import Split
 
@@ -73,7 +73,8 @@ def class_scores(
         names, iou = part_iou(maps, stacked)
         score, found = recovery(iou, names, list(parts))
         owners = assign(iou, names)
-        top = imp.order()[: len(parts)].tolist()
+        complete = len(found) == len(parts)
+        relaxed, strict = ranks_first(imp.mean.numpy(), found, owners) if complete else (False, False)
         out.update(
             parts=list(parts),
             recovered=found,
@@ -81,7 +82,8 @@ def class_scores(
             owners=owners,
             iou=np.round(iou, 4).tolist(),
             part_names=names,
-            importance_truth=bool(len(found) == len(parts) and sorted(found.values()) == sorted(top)),
+            importance_truth=relaxed,
+            importance_truth_strict=strict,
             distractor_share=share_of(imp.share.numpy(), owners, DISTRACTOR),
         )
     return out
@@ -111,6 +113,7 @@ def ground_truth(per_class: Mapping[int, Mapping[str, Any]], links: Sequence[Lin
     return dict(
         recovery=recovered / max(defining, 1),
         importance_truth=float(np.mean([s["importance_truth"] for s in scored.values()])),
+        importance_truth_strict=float(np.mean([s.get("importance_truth_strict", False) for s in scored.values()])),
         distractor_share=float(np.mean([s["distractor_share"] for s in scored.values()])),
         link_precision=(good / len(links)) if links else None,
         links=len(links),

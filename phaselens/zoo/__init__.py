@@ -10,8 +10,9 @@ extraction. Weights live under ``phaselens/zoo/weights/NAME.safetensors``:
 - ``cnn``: a small residual CNN (`SmallResNet`),
 - ``vit``: a small ViT with a CLS token (`SmallViT`, ``num_prefix_tokens = 1``),
 - ``mixer``: an MLP-Mixer (`SmallMixer`),
-- ``parts``: a residual CNN with a 16 x 16 grid up to the pool (`PartsResNet`),
-  classes `phaselens.data.PARTS_CLASS_NAMES`; concepts live at ``layer3``.
+- ``parts``: a residual CNN with a 32 x 32 grid up to the pool (`PartsResNet`),
+  classes `phaselens.data.PARTS_CLASS_NAMES`; concepts live at ``layer3``, whose
+  concepts are extracted at positions by default (`DEFAULTS`).
 
 Example:
     >>> from phaselens import zoo
@@ -90,6 +91,12 @@ def build(name: str, **config: object) -> nn.Module:
     return ARCHITECTURES[_check_name(name)](num_classes=len(class_names(name)), **config)
 
 
+# Tool settings a zoo model recommends (`ImageModel.defaults`). Parts come at one fixed size, and crops
+# resized to the input would show the model parts 3.5 times larger than any it was trained on: its
+# concepts are extracted at the positions of whole images (the holistic variant) unless told otherwise.
+DEFAULTS: dict[str, dict[str, str]] = {"parts": {"concepts.on": "positions"}}
+
+
 def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
     """Load a trained zoo model as an `ImageModel` (eval mode, frozen, CPU, float32).
 
@@ -137,5 +144,5 @@ def load(name: str, *, weights_dir: str | Path | None = None) -> ImageModel:
         channels=3,
         source="zoo",
     )
-    model = ImageModel(net, pre, class_names=classes, name=f"zoo:{key}")
+    model = ImageModel(net, pre, class_names=classes, name=f"zoo:{key}", defaults=DEFAULTS.get(key))
     return model.eval()
