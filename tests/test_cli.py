@@ -21,12 +21,13 @@ def test_visualize_writes_images_transparency_grid_and_manifest(tmp_path, capsys
     assert manifest["settings"]["model"] == "zoo:cnn" and manifest["settings"]["seeds"] == [5, 5, 5]
     assert manifest["versions"]["phaselens"] and len(manifest["images"]) == 3
     for item in manifest["images"]:
-        assert Image.open(out / item["png"]).size == (48, 48)
-        rgba = Image.open(out / item["rgba"])
-        assert rgba.mode == "RGBA" and rgba.getextrema()[3][1] == 255  # the alpha carries transparency
+        with Image.open(out / item["png"]) as png, Image.open(out / item["rgba"]) as rgba:
+            assert png.size == (48, 48)
+            assert rgba.mode == "RGBA" and rgba.getextrema()[3][1] == 255  # the alpha carries transparency
         assert isinstance(item["final_score"], float)
     assert [i["label"] for i in manifest["images"]] == ["red_disc", "blue_square", "green_triangle"]
-    assert Image.open(out / "grid.png").size[0] > 48 * 2
+    with Image.open(out / "grid.png") as grid:
+        assert grid.size[0] > 48 * 2
     assert "wrote 3 visualizations" in capsys.readouterr().out
 
 

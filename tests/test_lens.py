@@ -94,8 +94,8 @@ def test_layout_and_batching_does_not_change_images(model, tmp_path) -> None:
         m1 = json.loads((tmp_path / "one" / "targets" / name / "manifest.json").read_text())
         assert [f["seed"] for f in m["facets"]] == [f["seed"] for f in m1["facets"]]
         assert m["settings"]["steps"] == 4 and len(m["facets"][0]["trace"]) == 4
-        rgba = Image.open(folder / "rgba.png")
-        assert rgba.mode == "RGBA" and rgba.size == (24, 24)
+        with Image.open(folder / "rgba.png") as rgba:
+            assert rgba.mode == "RGBA" and rgba.size == (24, 24)
         # Same seeds, other batch-mates: equal up to float reordering in the convolutions.
         for f in ("image.png", "facet_1.png"):
             diff = np.abs(pixels(folder / f) - pixels(tmp_path / "one" / "targets" / name / f))
