@@ -56,18 +56,23 @@ def bench_model(spec: str, per_class: int, rank: int, repeats: int) -> None:
     pool, picked = class_images(model, classes, per_class)
     split = split_model(model)
     imgs = pool.take(picked[0])
+    on = str(model.defaults.get("concepts.on", "crops"))  # what `phaselens concepts` uses for this model
     stages = {}
-    stages["extract"], bank = timed(lambda: extract(model, imgs, rank=rank, class_id=0, split=split), repeats)
+    stages["extract"], bank = timed(lambda: extract(model, imgs, rank=rank, on=on, class_id=0, split=split), repeats)
     for method in ("gradient_input", "sobol"):
         stages[method], _ = timed(lambda m=method: importance(bank, model, imgs, 0, m, split=split), repeats)
     stages["maps"], _ = timed(lambda: concept_maps(bank, model, imgs, split=split), repeats)
     stages["top_crops"], _ = timed(lambda: top_crops(bank, model, imgs, split=split), repeats)
     total = sum(stages.values())
     parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
-    print(f"{spec}: one class of {len(imgs)} images, rank {rank}, layer {split.layer}: {parts}; total {total:.2f} s")
+    print(
+        f"{spec}: one class of {len(imgs)} images, rank {rank}, {on}, layer {split.layer}: {parts}; total {total:.2f} s"
+    )
     batch = [pool.take(picked[c]) for c in classes]
-    many, _ = timed(lambda: extract_many(model, batch, classes, rank=rank, split=split), 1)
-    loop, _ = timed(lambda: [extract(model, b, rank=rank, class_id=c, split=split) for c, b in zip(classes, batch)], 1)
+    many, _ = timed(lambda: extract_many(model, batch, classes, rank=rank, on=on, split=split), 1)
+    loop, _ = timed(
+        lambda: [extract(model, b, rank=rank, on=on, class_id=c, split=split) for c, b in zip(classes, batch)], 1
+    )
     print(
         f"{spec}: extraction of {len(classes)} classes batched {many:.2f} s vs one at a time {loop:.2f} s "
         f"(ratio {loop / many:.2f})"

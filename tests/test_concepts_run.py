@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from phaselens import load_model
 from phaselens.cli import main
@@ -101,3 +102,32 @@ def test_zoo_parts_concepts_meet_the_ground_truth(tmp_path):
     assert truth["classes"] == 8
     assert truth["recovery"] >= 0.9 and truth["importance_truth"] >= 0.9
     assert truth["distractor_share"] <= 0.05 and truth["stability"] >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet18", "vit_tiny_patch16_224"])
+def test_random_init_timm_models_through_the_cli_with_an_image_folder(tmp_path, name):
+    """`phaselens concepts --model timm:NAME --weights FILE --images DIR` on the class the model predicts."""
+    pytest.importorskip("timm")
+    from PIL import Image
+    from safetensors.torch import save_file
+
+    from phaselens.data import make_parts_batch
+    from phaselens.io import to_uint8
+
+    images, _ = make_parts_batch(6, size=64, seed=5)
+    for i, img in enumerate(images):
+        (tmp_path / "imgs" / "x").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(to_uint8(img)).save(tmp_path / "imgs" / "x" / f"{i}.png")
+    torch.manual_seed(0)
+    model = load_model(f"timm:{name}", pretrained=False, input_size=64)
+    save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    spec = ["--model", f"timm:{name}", "--weights", str(tmp_path / "w.safetensors"), "--input-size", "64"]
+    with torch.no_grad():
+        predicted = model(images).argmax(dim=1)
+    top = int(torch.mode(predicted).values)
+    argv = ["concepts", *spec, "--images", str(tmp_path / "imgs"), "--target", f"class:{top}"]
+    argv += ["--per-class", "2", "--rank", "2", "--no-images", "--out", str(tmp_path / "c")]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())
+    assert len(metrics["classes"]) == 1 and metrics["mean"]["error"] < 1.0
