@@ -100,6 +100,36 @@ def test_links_join_the_shared_concept_of_two_classes_only():
     assert all(k.cosine > 0.99 for k in found)
 
 
+def _links_by_brute_force(banks, classes, threshold, per_concept):
+    """Every column of every row, sorted: what `links` finds from a few candidates per row."""
+    units = [w / np.linalg.norm(w, axis=1, keepdims=True) for w in banks]
+    owner = np.concatenate([np.full(len(u), i) for i, u in enumerate(units)])
+    index = np.concatenate([np.arange(len(u)) for u in units])
+    allv = np.concatenate(units)
+    cos = allv @ allv.T
+    out = set()
+    for a in range(len(allv)):
+        best = {}
+        for b in np.argsort(-cos[a], kind="stable"):
+            if owner[b] != owner[a] and cos[a, b] >= threshold:
+                best.setdefault(int(owner[b]), (cos[a, b], b))
+        for other, (_, b) in sorted(best.items(), key=lambda kv: -kv[1][0])[:per_concept]:
+            out.add((classes[owner[a]], int(index[a]), classes[other], int(index[b])))
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.8, 0.95])
+def test_links_from_candidates_equal_the_brute_force_search(threshold):
+    rng = np.random.default_rng(3)
+    banks = [np.abs(rng.normal(size=(int(rng.integers(2, 7)), 6))) for _ in range(30)]
+    banks[4] = banks[9][:2].copy()  # exact ties between classes
+    classes = list(range(100, 130))
+    found = links(banks, classes, threshold=threshold, chunk=7)  # rows in several chunks
+    assert found and {(k.cls, k.concept, k.other, k.other_concept) for k in found} == _links_by_brute_force(
+        banks, classes, threshold, 3
+    )
+
+
 def test_matching_and_stability_recover_a_permutation():
     rng = np.random.default_rng(2)
     W = np.abs(rng.normal(size=(5, 20)))

@@ -131,10 +131,19 @@ class Link:
 
 
 def links(
-    banks: Sequence[torch.Tensor | np.ndarray], classes: Sequence[int], threshold: float = 0.8, per_concept: int = 3
+    banks: Sequence[torch.Tensor | np.ndarray],
+    classes: Sequence[int],
+    threshold: float = 0.8,
+    per_concept: int = 3,
+    chunk: int = 1024,
 ) -> list[Link]:
     """Similar concepts of different classes: for every concept, its most similar concepts of other
-    classes with cosine >= `threshold` (at most `per_concept`, best first, at most one per class)."""
+    classes with cosine >= `threshold` (at most `per_concept`, best first, at most one per class).
+
+    Rows go `chunk` concepts at a time, and each looks only at its ``per_concept × rank`` best
+    columns (they hold the best concept of each of its `per_concept` best classes), so 1000 classes
+    of 10 concepts take seconds and a bounded amount of memory.
+    """
     if len(banks) != len(classes):
         raise PhaseLensError(f"{len(banks)} banks but {len(classes)} class ids")
     if not banks:
@@ -143,17 +152,21 @@ def links(
     owner = np.concatenate([np.full(len(u), i) for i, u in enumerate(units)])
     index = np.concatenate([np.arange(len(u)) for u in units])
     allv = np.concatenate(units)
-    cos = allv @ allv.T
+    k = min(len(allv), per_concept * max(len(u) for u in units))
     out = []
-    for a in range(len(allv)):
-        best: dict[int, tuple[float, int]] = {}
-        for b in np.argsort(-cos[a], kind="stable"):
-            if owner[b] == owner[a] or cos[a, b] < threshold:
-                continue
-            best.setdefault(int(owner[b]), (float(cos[a, b]), int(b)))
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:per_concept]
-        for other, (c, b) in ranked:
-            out.append(Link(classes[int(owner[a])], int(index[a]), classes[other], int(index[b]), round(c, 6)))
+    for lo in range(0, len(allv), chunk):
+        rows = np.arange(lo, min(lo + chunk, len(allv)))
+        cos = allv[rows] @ allv.T
+        cos[owner[rows][:, None] == owner[None, :]] = -np.inf  # never a concept of its own class
+        kth = np.partition(cos, len(allv) - k, axis=1)[:, len(allv) - k]
+        for r, a in enumerate(rows):
+            cand = np.flatnonzero(cos[r] >= max(kth[r], threshold))  # ties at the k-th value included
+            best: dict[int, tuple[float, int]] = {}
+            for b in cand[np.lexsort((cand, -cos[r, cand]))]:  # best first, lower index on ties
+                best.setdefault(int(owner[b]), (float(cos[r, b]), int(b)))
+            ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:per_concept]
+            for other, (c, b) in ranked:
+                out.append(Link(classes[int(owner[a])], int(index[a]), classes[other], int(index[b]), round(c, 6)))
     return out
 
 

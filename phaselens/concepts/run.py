@@ -7,16 +7,18 @@
     DIR/classes/NAME/relations.json      similarity, its layout, alignment with the classes of the head
     DIR/classes/NAME/maps.safetensors    concept maps of the first few class images (float16)
     DIR/classes/NAME/crops/C_K.jpg       top crops of each concept; concept_C.png, concept_C_rgba.png: MACO
+    DIR/classes/NAME/images/N.jpg        the class images, small; maps/C_N.jpg: concept C over image N
     DIR/classes/NAME/manifest.json       written last: the class is complete
     DIR/links.json, DIR/metrics.json     similar concepts across classes; every score (and ground truth)
 
 Classes go in groups of `group`: one batched factorization and one batched MACO call per group.
+`plan_concepts` checks a job and picks its images, writing nothing; `make_concepts` makes it (the
+Lens runs the two apart, so that bad concept options are refused before any target is made).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,16 +34,17 @@ from ..errors import PhaseLensError
 from ..imagefiles import list_images
 from ..io import atomic_write_json, output_folder, save_png, save_rgba, transparency_alpha
 from ..lens.shard import Shard
-from ..lens.store import ShardLock, read_json, save_thumb
-from ..model import as_image_model, model_device_dtype
+from ..lens.store import FolderLock, ShardLock, read_json, remove_temp_files, save_thumb
+from ..model import ImageModel, as_image_model, model_device_dtype
 from ..targets import parse_targets
-from ..util import slug, versions
+from ..util import versions
 from .bank import ConceptBank
 from .extract import crop_activations, crop_boxes, default_patch, extract_many
 from .folder import CONFIG, MANIFEST, class_dir, importance_record, plain
-from .images import class_images
+from .images import ImageSet, class_images
 from .importance import importance
 from .maps import concept_maps, top_crops
+from .pictures import save_maps, save_thumbs
 from .relations import alignment, head_directions, similarity, similarity_layout, stability
 from .split import Split, split_model
 from .strategies import strategies
@@ -84,9 +87,92 @@ def _check_rank(split: Split, picked: dict[int, torch.Tensor], rank: int, on: st
             )
 
 
-def _names(model, classes: Sequence[int]) -> dict[int, str]:
-    names = model.class_names or []
-    return {c: f"class_{c:04d}" + (f"_{slug(names[c])}" if c < len(names) else "") for c in classes}
+@dataclass
+class ConceptJob:
+    """A checked concepts job (`plan_concepts`): everything `make_concepts` needs, nothing written yet."""
+
+    model: ImageModel
+    split: Split
+    classes: list[int]
+    names: dict[int, str]
+    pool: ImageSet
+    picked: dict[int, torch.Tensor]
+    settings: dict[str, Any]
+    maco: RunConfig
+    concept_images: bool
+    group: int
+    top_k: int
+    seed: int
+    skipped: dict[int, int] = field(default_factory=dict)
+
+
+def plan_concepts(
+    model: nn.Module,
+    targets: str = "class:all",
+    *,
+    images: str | Path | None = None,
+    layer: str | None = None,
+    rank: int = 10,
+    per_class: int = 50,
+    on: str | None = None,
+    method: str = "auto",
+    group: int = 16,
+    seed: int = 0,
+    config: RunConfig | None = None,
+    concept_images: bool = True,
+    top_k: int = 10,
+    skip_short: bool = False,
+    **overrides: Any,
+) -> ConceptJob:
+    """Check a concepts job and pick each class's images, writing nothing (arguments: `run_concepts`).
+
+    skip_short: leave out the classes with too few images predicted as them (recorded in
+    ``job.skipped``: class -> images) instead of refusing the job, as the Lens does at 1000 classes.
+
+    Raises:
+        PhaseLensError: bad targets, layer, rank, images or settings.
+    """
+    im = as_image_model(model)
+    plan = parse_targets(targets, im)
+    if plan.kind != "class":
+        raise PhaseLensError(f"concepts are extracted per class: give class targets, not {targets!r}")
+    if group < 1 or top_k < 1:
+        raise PhaseLensError(f"group and top_k must be >= 1, got {group} and {top_k}")
+    for what, value, least in (("rank", rank, 1), ("per_class", per_class, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise PhaseLensError(f"{what} must be an integer >= {least}, got {value!r}")
+    if images is not None:
+        list_images(images)
+    on = on or str(getattr(im, "defaults", {}).get("concepts.on", "crops"))
+    sp = split_model(im, layer)  # a bad layer is refused before anything is written
+    pool, picked = class_images(im, plan.indices, per_class, images, seed, min_images=0 if skip_short else 2)
+    skipped: dict[int, int] = {}
+    if skip_short:
+        need = max(2, -(-rank // _rows_per_image(sp, on)))
+        skipped = {c: len(idx) for c, idx in picked.items() if len(idx) < need}
+        picked = {c: idx for c, idx in picked.items() if c not in skipped}
+        if not picked:
+            raise PhaseLensError(
+                f"no class has the {need} images predicted as it that concepts need; give more images (--images)"
+            )
+    _check_rank(sp, picked, rank, on)
+    maco = (config or RunConfig()).replace(**overrides)
+    settings = dict(
+        model=im.name,
+        layer=sp.layer,
+        rank=rank,
+        per_class=per_class,
+        on=on,
+        method=method,
+        seed=seed,
+        images=pool.source,
+        maco=maco.manifest(im.input_size) if concept_images else None,
+    )
+    names = dict(zip(plan.indices, plan.names))  # the names of the lens's class targets too
+    classes = [c for c in plan.indices if c not in skipped]
+    job = ConceptJob(im, sp, classes, names, pool, picked, settings, maco, concept_images, group, top_k, seed)
+    job.skipped = skipped
+    return job
 
 
 def run_concepts(
@@ -105,6 +191,7 @@ def run_concepts(
     config: RunConfig | None = None,
     concept_images: bool = True,
     top_k: int = 10,
+    shard: Shard | None = None,
     progress: bool = False,
     **overrides: Any,
 ) -> ConceptsReport:
@@ -117,58 +204,79 @@ def run_concepts(
         layer, rank, on, method: as in `extract`; `on` defaults to the model's ``concepts.on`` default
             (`ImageModel.defaults`: positions for zoo:parts), else crops.
         per_class: images per class (those predicted as it).
-        group: classes per batched factorization and MACO call. seed: every seed derives from it.
+        group: classes per batched factorization and MACO call, cut at fixed places of the class list
+            so that a resumed run makes the same groups. seed: every seed derives from it.
         config, overrides: MACO settings of the concept images; concept_images: False skips them.
         top_k: top crops per concept.
+        shard: make only this shard's classes (class i of the list is shard ``i % world``'s), as `run_lens`.
 
     Raises:
         PhaseLensError: bad input (before anything is written), or settings that differ from the folder's.
     """
-    start = time.time()
-    im = as_image_model(model)
-    plan = parse_targets(targets, im)
-    if plan.kind != "class":
-        raise PhaseLensError(f"concepts are extracted per class: give class targets, not {targets!r}")
-    if group < 1 or top_k < 1:
-        raise PhaseLensError(f"group and top_k must be >= 1, got {group} and {top_k}")
-    if images is not None:
-        list_images(images)
-    on = on or str(getattr(im, "defaults", {}).get("concepts.on", "crops"))
-    sp = split_model(im, layer)  # a bad layer is refused before anything is written
-    pool, picked = class_images(im, plan.indices, per_class, images, seed, min_images=2)
-    _check_rank(sp, picked, rank, on)
-    names = _names(im, plan.indices)
-    maco = (config or RunConfig()).replace(**overrides)
-    settings = dict(
-        model=im.name,
-        layer=sp.layer,
+    job = plan_concepts(
+        model,
+        targets,
+        images=images,
+        layer=layer,
         rank=rank,
         per_class=per_class,
         on=on,
         method=method,
+        group=group,
         seed=seed,
-        images=pool.source,
-        maco=maco.manifest(im.input_size) if concept_images else None,
+        config=config,
+        concept_images=concept_images,
+        top_k=top_k,
+        **overrides,
     )
-    with output_folder(out_dir) as out, ShardLock(out, Shard(0, 1)):
+    return make_concepts(job, out_dir, shard)
+
+
+def make_concepts(job: ConceptJob, out_dir: str | Path, shard: Shard | None = None) -> ConceptsReport:
+    """Make the classes of a `plan_concepts` job that are not complete yet (this shard's only)."""
+    start = time.time()
+    shard = shard or Shard(0, 1)
+    names = job.names
+    with output_folder(out_dir) as out, ShardLock(out, shard):
         old = read_json(out / CONFIG)
-        if isinstance(old, dict) and old.get("settings") != settings and any(out.glob(f"classes/*/{MANIFEST}")):
+        if isinstance(old, dict) and old.get("settings") != job.settings and any(out.glob(f"classes/*/{MANIFEST}")):
             raise PhaseLensError(f"{out} holds concepts made with other settings; use another --out folder")
-        atomic_write_json(out / CONFIG, dict(settings=settings, classes=[names[c] for c in plan.indices]))
-        todo = [c for c in plan.indices if not (class_dir(out, names[c]) / MANIFEST).is_file()]
-        for g in range(0, len(todo), group):
-            chunk = todo[g : g + group]
-            batch = [pool.take(picked[c]) for c in chunk]  # only this group's images in memory
-            # The crop forwards are the costliest part: run them once for extraction and top crops.
-            crops = [crop_activations(sp, b) for b in batch] if on == "crops" else [None] * len(batch)
-            rows = [c[0] for c in crops] if on == "crops" else None  # type: ignore[index]
-            banks = extract_many(im, batch, chunk, sp.layer, rank, on, method, seed=seed, split=sp, rows=rows)
-            pictures: list = visualize_concepts(im, banks, maco, seed=seed) if concept_images else [None] * len(banks)
-            for c, bank, imgs, pic, cut in zip(chunk, banks, batch, pictures, crops):
-                _save_class(out, names[c], c, bank, imgs, pic, cut, sp, pool, picked[c], top_k, seed)
-        metrics = write_metrics(out, plan.indices, names)
-    made, skipped = len(todo), len(plan.indices) - len(todo)
-    return ConceptsReport(out, list(plan.indices), made, skipped, round(time.time() - start, 2), metrics)
+        listed = list(dict.fromkeys([*(old or {}).get("classes", []), *(names[c] for c in job.classes)]))
+        if not isinstance(old, dict) or old.get("settings") != job.settings or old.get("classes") != listed:
+            atomic_write_json(out / CONFIG, dict(settings=job.settings, classes=listed))
+        mine = [c for i, c in enumerate(job.classes) if shard.owns(i)]
+        for c in mine:
+            remove_temp_files(class_dir(out, names[c]))
+        done = {c for c in mine if (class_dir(out, names[c]) / MANIFEST).is_file()}
+        for g in range(0, len(mine), job.group):
+            # Groups are cut from the whole list and a group cut by a kill is made again whole (its
+            # complete classes are not saved again): the same group-mates give the very same files.
+            chunk = mine[g : g + job.group]
+            if any(c not in done for c in chunk):
+                _make_group(job, out, chunk, done)
+        with FolderLock(out, "metrics"):  # shards finish in any order; each writes what is complete
+            metrics = write_metrics(out, job.classes, names)
+    made = len(mine) - len(done)
+    return ConceptsReport(out, mine, made, len(done), round(time.time() - start, 2), metrics)
+
+
+def _make_group(job: ConceptJob, out: Path, chunk: list[int], done: set[int]) -> None:
+    """One batched factorization and MACO call for the classes of `chunk`, then the files of each
+    class not in `done`."""
+    im, sp, on = job.model, job.split, str(job.settings["on"])
+    batch = [job.pool.take(job.picked[c]) for c in chunk]  # only this group's images in memory
+    # The crop forwards are the costliest part: run them once for extraction and top crops.
+    crops = [crop_activations(sp, b) for b in batch] if on == "crops" else [None] * len(batch)
+    rows = [c[0] for c in crops] if on == "crops" else None  # type: ignore[index]
+    rank, method = int(job.settings["rank"]), str(job.settings["method"])
+    banks = extract_many(im, batch, chunk, sp.layer, rank, on, method, seed=job.seed, split=sp, rows=rows)
+    pictures: list = [None] * len(banks)
+    if job.concept_images:
+        pictures = visualize_concepts(im, banks, job.maco, seed=job.seed)
+    for c, bank, imgs, pic, cut in zip(chunk, banks, batch, pictures, crops):
+        if c in done:
+            continue
+        _save_class(out, job.names[c], c, bank, imgs, pic, cut, sp, job.pool, job.picked[c], job.top_k, job.seed)
 
 
 def _save_class(
@@ -198,6 +306,8 @@ def _save_class(
     # Ground truth needs the maps of every image; the folder keeps the first few.
     full = concept_maps(bank, split.model, images if masks is not None else images[:MAPS_PER_CLASS], split=split)
     maps = full[:MAPS_PER_CLASS]
+    thumbs = save_thumbs(images, folder)
+    map_files = save_maps(images[:MAPS_PER_CLASS], maps, folder)
     tops, boxes = top_crops(bank, split.model, images, k=top_k, split=split, crops=cut)
     bank.save(folder / "bank.safetensors")
     save_file({"maps": maps.half().contiguous()}, str(folder / "maps.safetensors"))
@@ -211,7 +321,7 @@ def _save_class(
         crops.append(row)
     concepts = []
     for c in range(bank.rank):
-        entry: dict[str, Any] = dict(index=c, crops=crops[c])
+        entry: dict[str, Any] = dict(index=c, crops=crops[c], maps=map_files[c])
         if pictures is not None:
             save_png(pictures.images[c], folder / f"concept_{c}.png")
             save_rgba(
@@ -230,6 +340,7 @@ def _save_class(
             counts=strat.counts.tolist(),
             important=strat.important.tolist(),
             images=[pool.names[int(i)] for i in indices],
+            thumbs=thumbs,
             method=strat.method,
         ),
     )
