@@ -8,6 +8,7 @@ Set PHASELENS_SCREENSHOTS=DIR to also save index and target screenshots there.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -182,3 +183,97 @@ def test_unknown_target_says_so(lens, browser) -> None:
     missing = browser.find_element(By.ID, "missing")
     assert missing.is_displayed() and "<b>nope" in missing.text
     assert errors(browser) == []
+
+
+@pytest.fixture(scope="module")
+def concept_lens(tmp_path_factory) -> Path:
+    from phaselens import load_model
+
+    out = tmp_path_factory.mktemp("concept_lens") / "out"
+    run_lens(
+        load_model("zoo:cnn"),
+        out,
+        "class:0-2",
+        steps=4,
+        crops=2,
+        image_size=32,
+        progress=False,
+        concepts=dict(rank=3, per_class=10),
+    )
+    return out
+
+
+def fetched(driver) -> list[str]:
+    """Every resource the page loaded; all must be files of the site (no network)."""
+    return driver.execute_script(
+        "return [location.href].concat(performance.getEntriesByType('resource').map(e => e.name))"
+    )
+
+
+def test_concept_sections_of_a_class_page(concept_lens, browser) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get((concept_lens / "site" / "index.html").as_uri())
+    counts = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#grid .card .concept-count")]
+    assert len(counts) == 3 and all(c.endswith(" concepts") for c in counts)
+    assert d.find_elements(By.CSS_SELECTOR, '#sort option[value="concepts-desc"]')
+    d.execute_script(
+        "const s = document.getElementById('sort'); s.value = 'concepts-desc'; s.dispatchEvent(new Event('change'));"
+    )
+    shown = [int(e.text.split()[0]) for e in d.find_elements(By.CSS_SELECTOR, "#grid .card .concept-count")]
+    assert shown == sorted(shown, reverse=True)
+
+    d.get((concept_lens / "site" / "target.html").as_uri() + "?id=class_0001_blue_square")
+    for section in ("strategy", "concepts", "importance", "similarity", "alignment", "similar-concepts"):
+        assert d.find_element(By.ID, section).is_displayed(), section
+    page = json.loads(
+        (concept_lens / "site" / "pages" / "class_0001_blue_square.js")
+        .read_text()
+        .split(" = ", 1)[1]
+        .rstrip()
+        .rstrip(";")
+    )["concepts"]
+    circles = d.find_elements(By.CSS_SELECTOR, "#strategy svg circle")
+    assert len(circles) == page["images"] == 10
+    important = {k["index"] for k in page["concepts"] if k["important"]}
+    grey = [c for c, dom in zip(circles, page["strategy"]["dominant"]) if dom not in important]
+    assert all(c.get_attribute("fill") == "#b9b9b9" for c in grey)
+    assert d.find_element(By.ID, "headline").text == f"{page['important']} important concepts"
+
+    preview = d.find_element(By.ID, "strategy-image")
+    assert not preview.is_displayed()
+    ActionChains(d).move_to_element(circles[3]).perform()  # hover shows the image
+    assert preview.is_displayed() and preview.get_attribute("src").endswith(
+        page["strategy"]["thumbs"][3].split("/")[-1]
+    )
+    circles[7].click()  # a tap does too
+    assert preview.get_attribute("src").endswith("images/7.jpg")
+
+    cards = d.find_elements(By.CSS_SELECTOR, "#concepts .concept-card")
+    assert [int(c.get_attribute("data-concept")) for c in cards] == [k["index"] for k in page["concepts"]]
+    card = cards[0]
+    crops = card.find_element(By.CSS_SELECTOR, ".crops")
+    assert not crops.is_displayed()
+    card.find_element(By.CSS_SELECTOR, ".crops-toggle").click()
+    assert crops.is_displayed() and len(crops.find_elements(By.TAG_NAME, "img")) == 10
+    plain = card.find_element(By.CSS_SELECTOR, "img.plain")
+    toggle = card.find_element(By.CSS_SELECTOR, ".alpha-toggle")
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true" and plain.get_attribute("style") == "opacity: 0;"
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "false" and plain.get_attribute("style") == "opacity: 1;"
+    assert len(d.find_elements(By.CSS_SELECTOR, "#importance svg rect")) == 3 + 1  # and the unexplained rest
+    assert len(d.find_elements(By.CSS_SELECTOR, "#similarity svg rect")) == 9
+    assert broken_images(d) == [] and errors(d) == []
+    assert all(url.startswith("file://") for url in fetched(d)), fetched(d)
+    shots = os.environ.get("PHASELENS_SCREENSHOTS")
+    if shots:
+        d.save_screenshot(str(Path(shots) / "lens_concepts.png"))
+
+    link = d.find_element(By.CSS_SELECTOR, "#alignment a")
+    target = link.get_attribute("href").split("id=")[1]
+    link.click()
+    assert d.current_url.endswith("id=" + target) and d.find_element(By.ID, "strategy").is_displayed()
+    assert errors(d) == []

@@ -32,6 +32,16 @@ def register(sub) -> None:
         metavar="DIR",
         help="ImageFolder-style folder (default: a zoo model's own procedural images)",
     )
+    add_concept_args(p)
+    p.add_argument("--top-k", type=whole(1), default=10, help="top crops per concept (default 10)")
+    p.add_argument("--no-images", action="store_true", help="skip the MACO images of the concepts")
+    add_run_args(p, method=False)
+    p.add_argument("--out", required=True, help="output folder (created, or resumed)")
+    p.set_defaults(func=run)
+
+
+def add_concept_args(p: argparse._ActionsContainer) -> None:
+    """The extraction options `concepts` and `lens --concepts` share."""
     p.add_argument("--layer", default=None, help="layer to split the model at (default: the last before pooling)")
     p.add_argument("--rank", type=whole(1), default=10, help="concepts per class (default 10)")
     p.add_argument("--per-class", type=whole(2), default=50, help="images per class, predicted as it (default 50)")
@@ -48,11 +58,18 @@ def register(sub) -> None:
         help="auto (default): nmf for non-negative activations, else semi_nmf",
     )
     p.add_argument("--group", type=whole(1), default=16, help="classes per batched factorization (default 16)")
-    p.add_argument("--top-k", type=whole(1), default=10, help="top crops per concept (default 10)")
-    p.add_argument("--no-images", action="store_true", help="skip the MACO images of the concepts")
-    add_run_args(p, method=False)
-    p.add_argument("--out", required=True, help="output folder (created, or resumed)")
-    p.set_defaults(func=run)
+
+
+def concept_options(args: argparse.Namespace) -> dict:
+    """The options of `add_concept_args` as keyword arguments of `run_concepts`."""
+    return dict(
+        layer=args.layer,
+        rank=args.rank,
+        per_class=args.per_class,
+        on=args.on,
+        method=args.factorization,
+        group=args.group,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,16 +80,11 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         args.target,
         images=args.images,
-        layer=args.layer,
-        rank=args.rank,
-        per_class=args.per_class,
-        on=args.on,
-        method=args.factorization,
-        group=args.group,
         seed=args.seed,
         config=config,
         concept_images=not args.no_images,
         top_k=args.top_k,
+        **concept_options(args),
     )
     print(
         f"concepts of {model.name}: made {report.made}, already complete {report.skipped}, "

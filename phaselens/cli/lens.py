@@ -11,12 +11,15 @@ import torch
 from ..lens import build_site, run_lens
 from ..lens.shard import parse_shard, shard_from_env
 from .common import add_model_args, add_run_args, load_model_from_args, resolve_device, run_config, whole
+from .concepts import add_concept_args, concept_options
 
 ORDER = 30
 
 EPILOG = """examples:
   phaselens lens --model zoo:cnn --out lens/                      every class, site in lens/site/
   phaselens lens --model zoo:cnn --out lens/ --target channel:layer2:all --facets 3
+  phaselens lens --model zoo:parts --out lens/ --concepts          with each class's concepts
+  phaselens lens --model timm:resnet50 --images val/ --concepts --rank 10 --out lens/
   torchrun --nproc_per_node=4 -m phaselens lens --model zoo:cnn --out lens/
   phaselens lens --out lens/ --site-only                          rebuild lens/site/ only
 Killed and re-run with the same options, it continues where it stopped."""
@@ -65,6 +68,13 @@ def register(sub) -> None:
         metavar="I/N",
         help="make only shard I of N (default: from torchrun RANK/WORLD_SIZE or Slurm array variables)",
     )
+    p.add_argument(
+        "--concepts",
+        action="store_true",
+        help="also extract every class's concepts (images: --images, else a zoo model's own) onto its page",
+    )
+    concepts = p.add_argument_group("concept options (with --concepts; as in `phaselens concepts`)")
+    add_concept_args(concepts)
     p.add_argument("--title", default=None, help="site title (default: 'Lens of MODEL')")
     p.add_argument("--site-only", action="store_true", help="only rebuild OUT/site from what is complete")
     p.add_argument("--no-site", action="store_true", help="do not build the site at the end")
@@ -97,12 +107,19 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         site=not args.no_site,
         title=args.title,
+        concepts=concept_options(args) if args.concepts else False,
     )
     where = f" (shard {shard} on {device})" if shard.world > 1 else f" on {device}"
     print(
         f"lens{where}: made {report.made}, already complete {report.skipped}, of {report.mine} targets "
         f"in batches of {report.batch}, {report.seconds:.1f} s"
     )
+    if report.no_concepts:
+        name, n = next(iter(report.no_concepts.items()))
+        print(
+            f"concepts: {len(report.no_concepts)} class(es) have too few images predicted as them for concepts "
+            f"(e.g. {name}: {n}); give more images (--images) to have their concepts"
+        )
     if report.site is not None:
         print(f"site: {report.site}")
     if report.failed:

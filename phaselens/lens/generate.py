@@ -10,7 +10,7 @@ and makes the same images; complete targets are skipped. Batch sizes come from
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from ..render import optimize
 from ..util import versions
 from . import store
 from .batching import auto_batch, is_oom
+from .concept_pages import concepts_dir
 from .manifest import Facet, Manifest
 from .natural import add_natural_images
 from .plan import Target, chunks, expand_targets, objective_for, objective_stop, target_seed
@@ -48,6 +49,8 @@ class LensReport:
         batch: targets per batch. seconds: wall time. site: ``site/index.html``, or None.
         failed: target name -> error, for targets whose objective diverged now (marked with
             ``failed.json``; a resumed run retries them). The others are made as usual.
+        no_concepts: with concepts, class target name -> images predicted as it, for the classes with
+            too few images to extract concepts from (their pages have none).
     """
 
     out_dir: Path
@@ -61,6 +64,7 @@ class LensReport:
     site: Path | None = None
     names: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    no_concepts: dict[str, int] = field(default_factory=dict)
 
 
 def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
@@ -87,6 +91,7 @@ def run_lens(
     progress: bool = True,
     site: bool = True,
     title: str | None = None,
+    concepts: bool | Mapping[str, Any] = False,
     **overrides: Any,
 ) -> LensReport:
     """Visualize every target of `targets` into `out_dir`, skipping those already complete.
@@ -105,6 +110,11 @@ def run_lens(
         shard: ``"I/N"`` or a `Shard`; None reads torchrun / Slurm variables.
         progress: a progress bar (on local rank 0 only).
         site: build ``out_dir/site`` at the end. title: the site's title.
+        concepts: True, or options of `phaselens.concepts.run_concepts` (``layer``, ``rank``,
+            ``per_class``, ``on``, ``method``, ``group``, ``top_k``): also extract every class's
+            concepts into ``out_dir/concepts`` (their images from `images`, or the zoo's own), with MACO
+            images made with this run's settings, and add them to the class pages. Sharded and
+            resumable like the targets; bad options are refused before anything is made.
 
     Returns:
         A `LensReport`.
@@ -132,6 +142,7 @@ def run_lens(
     check_run(im, cfg, facets, stop_at)  # one target must fit before anything is written
     if images is not None:
         list_images(images)  # a folder without images is refused now, not after the run
+    concept_job = _concept_job(im, plan, concepts, images, cfg, seed)
     settings = dict(
         cfg.manifest(im.input_size),
         model=im.name,
@@ -150,21 +161,27 @@ def run_lens(
         for t in mine:
             store.remove_temp_files(store.target_dir(out, t.name))
         todo = {t.name for t in mine if store.read_complete(out, t.name) is None}
-        b = batch or (auto_batch(im, plan[0], facets, len(todo), cfg) if todo else 1)
+        # From the shard's whole list, not what is left: a resumed run cuts the same batches.
+        b = batch or (auto_batch(im, plan[0], facets, len(mine), cfg) if todo else 1)
         bar = Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
         job = _Job(im, out, facets, seed, cfg, settings, str(shard), bar, Writer())
         made = 0
         try:
             for group in chunks(mine, b):
-                group = [t for t in group if t.name in todo]
-                if group:
-                    made += _make(job, group)
+                # A batch cut by a kill is made again whole (its complete targets are not saved again):
+                # the same batch-mates make the very same images.
+                if any(t.name in todo for t in group):
+                    made += _make(job, group, todo)
                     bar.refresh()
         finally:
             job.writer.close()  # even when interrupted: what was made is kept
             bar.close()
         if images is not None:
             add_natural_images(im, out, [t for t in mine if t.name not in job.failed], images, top_k)
+        if concept_job is not None:
+            from ..concepts.run import make_concepts
+
+            make_concepts(concept_job, concepts_dir(out), shard)
     report = LensReport(
         out,
         shard,
@@ -177,10 +194,31 @@ def run_lens(
         names=[t.name for t in plan],
         failed=dict(job.failed),
     )
+    if concept_job is not None:
+        report.no_concepts = {concept_job.names[c]: n for c, n in concept_job.skipped.items()}
     if site:
         report.site = build_site(out, title=title)
     report.seconds = round(time.time() - start, 2)
     return report
+
+
+CONCEPT_OPTIONS = ("layer", "rank", "per_class", "on", "method", "group", "top_k")
+
+
+def _concept_job(im: ImageModel, plan: list[Target], concepts, images, cfg: RunConfig, seed: int):
+    """The checked concepts job of a lens run (`plan_concepts`), or None without concepts."""
+    if not concepts:
+        return None
+    from ..concepts.run import plan_concepts  # concepts build on the lens's store: imported late
+
+    options = dict(concepts) if isinstance(concepts, Mapping) else {}
+    unknown = sorted(set(options) - set(CONCEPT_OPTIONS))
+    if unknown:
+        raise PhaseLensError(f"unknown concept options {unknown}; valid: {', '.join(CONCEPT_OPTIONS)}")
+    if any(t.kind != "class" for t in plan):
+        raise PhaseLensError(f"concepts are extracted per class: --concepts needs class targets, not {plan[0].key}")
+    spec = "class:" + ",".join(str(t.index) for t in plan)
+    return plan_concepts(im, spec, images=images, config=cfg, seed=seed, skip_short=True, **options)
 
 
 @dataclass
@@ -199,19 +237,19 @@ class _Job:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _make(job: _Job, group: list[Target]) -> int:
-    """Visualize one batch and save each target; on CUDA out-of-memory, retry in halves."""
+def _make(job: _Job, group: list[Target], todo: set[str]) -> int:
+    """Visualize one batch and save each target of `todo`; on CUDA out-of-memory, retry in halves."""
     try:
-        return _make_batch(job, group)
+        return _make_batch(job, group, todo)
     except RuntimeError as err:
         if not is_oom(err) or len(group) == 1:
             raise
         torch.cuda.empty_cache()
         half = len(group) // 2
-        return _make(job, group[:half]) + _make(job, group[half:])
+        return _make(job, group[:half], todo) + _make(job, group[half:], todo)
 
 
-def _make_batch(job: _Job, group: list[Target]) -> int:
+def _make_batch(job: _Job, group: list[Target], todo: set[str]) -> int:
     start = time.time()
     facets = job.facets
     per_image = [t for t in group for _ in range(facets)]
@@ -232,6 +270,8 @@ def _make_batch(job: _Job, group: list[Target]) -> int:
     saves = []
     made = 0
     for i, t in enumerate(group):
+        if t.name not in todo:
+            continue
         rows = range(i * facets, (i + 1) * facets)
         bad = {r - rows.start: result.diverged[r] for r in rows if r in result.diverged}
         manifest = Manifest(

@@ -1,11 +1,14 @@
-"""The static site: ``DIR/site/`` with index.html, target.html, data.js and assets.
+"""The static site: ``DIR/site/`` with index.html, target.html, data.js, pages/*.js and assets.
 
 The pages are fixed files (``phaselens/lens/static``); the data goes to
-``data.js`` as a global, since browsers refuse fetch() of JSON on file://.
-Images are not copied: the pages point at ``../targets/NAME/``, so serve (or
-open) the whole lens folder. Building is idempotent and serialized by a lock,
-and each build re-reads what is complete, so the last run to build wins with
-every target in it.
+scripts that set a global, since browsers refuse fetch() of JSON on file://.
+``data.js`` holds what the index shows of every target (a few hundred bytes
+each, so 1000 classes stay light); ``pages/NAME.js`` holds the rest of one
+target (facets, traces, sections, concepts), loaded by its page alone.
+Images are not copied: the pages point at ``../targets/NAME/`` (and
+``../concepts/classes/NAME/``), so serve (or open) the whole lens folder.
+Building is idempotent and serialized by a lock, and each build re-reads what
+is complete, so the last run to build wins with every target in it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from typing import Any
 from ..errors import PhaseLensError
 from ..io import atomic_write_bytes
 from . import store
+from .concept_pages import concept_page, read_links
 from .manifest import Manifest
 
 STATIC = Path(__file__).resolve().parent / "static"
-ASSETS = ("index.html", "target.html", "lens.css", "lens.js", "index.js", "target.js")
+ASSETS = ("index.html", "target.html", "lens.css", "lens.js", "index.js", "target.js", "charts.js", "concepts.js")
 KIND_ORDER = {"class": 0, "channel": 1, "neuron": 2}
+INDEX_KEYS = ("name", "key", "label", "kind", "index", "layer", "score", "dir", "thumb")
+PAGES = "pages"  # site/pages/NAME.js: one target's page data
 
 
 def _sections(folder: Path, site_dir: str) -> list[dict]:
@@ -106,6 +112,10 @@ def collect(out_dir: str | Path) -> dict[str, Any]:
             e["name"],
         )
     )
+    classes = {e["index"]: (e["name"], e["label"]) for e in entries if e["kind"] == "class"}
+    links = read_links(out)
+    for e in entries:
+        e["concepts"] = concept_page(out, e["name"], classes, links) if e["kind"] == "class" else None
     settings = dict(config.get("settings", {}))
     model = settings.get("model", "")
     title = settings.pop("title", None) or (f"Lens of {model}" if model else "Lens")
@@ -120,11 +130,22 @@ def collect(out_dir: str | Path) -> dict[str, Any]:
     )
 
 
-def _js(data: dict) -> bytes:
-    """``window.LENS_DATA = {...};`` with < > & escaped, so the data can never close a script tag."""
+def _js(data: dict, var: str = "LENS_DATA") -> bytes:
+    """``window.VAR = {...};`` with < > & escaped, so the data can never close a script tag."""
     text = json.dumps(data, ensure_ascii=True, sort_keys=False, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f"window.LENS_DATA = {text};\n".encode()
+    return f"window.{var} = {text};\n".encode()
+
+
+def index_data(data: dict) -> dict:
+    """What ``data.js`` keeps of `collect`'s data: per target only what the index shows, and its
+    number of important concepts (None without concepts)."""
+    targets = []
+    for e in data["targets"]:
+        entry = {k: e[k] for k in INDEX_KEYS}
+        entry["concepts"] = e["concepts"]["important"] if e.get("concepts") else None
+        targets.append(entry)
+    return dict(data, targets=targets)
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
@@ -158,7 +179,12 @@ def build_site(out_dir: str | Path, title: str | None = None) -> Path:
         store.remove_temp_files(site)  # left by a killed build; safe under the lock
         for name in ASSETS:
             _write_if_changed(site / name, (STATIC / name).read_bytes())
-        atomic_write_bytes(site / "data.js", _js(data))
+        pages = site / PAGES
+        pages.mkdir(exist_ok=True)
+        store.remove_temp_files(pages)
+        for entry in data["targets"]:
+            _write_if_changed(pages / f"{entry['name']}.js", _js(entry, "LENS_PAGE"))
+        atomic_write_bytes(site / "data.js", _js(index_data(data)))
     return site / "index.html"
 
 

@@ -37,6 +37,9 @@
       el("div", { className: "label", text: t.label }),
       el("div", { className: "meta" }, [
         el("span", { text: "#" + t.index }),
+        typeof t.concepts === "number"
+          ? el("span", { className: "concept-count", title: "important concepts", text: t.concepts + " concepts" })
+          : "",
         el("span", { className: "score", text: fmt(t.score) }),
       ]),
     ]);
@@ -56,7 +59,12 @@
     name: (a, b) => a.label.localeCompare(b.label) || a._position - b._position,
     "score-desc": (a, b) => b.score - a.score,
     "score-asc": (a, b) => a.score - b.score,
+    "concepts-desc": (a, b) => (b.concepts ?? -1) - (a.concepts ?? -1) || a._position - b._position,
   };
+  // With concepts (phaselens lens --concepts), the index can sort by the number of important ones.
+  if (data.targets.some((t) => typeof t.concepts === "number")) {
+    sort.append(el("option", { value: "concepts-desc", text: "Sort: important concepts, most first" }));
+  }
 
   function readHash() {
     const p = new URLSearchParams(location.hash.slice(1));

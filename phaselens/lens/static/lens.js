@@ -77,5 +77,14 @@ const Lens = (() => {
     where.textContent = "No data.js next to this page: build the site with `phaselens lens --out DIR --site-only`.";
   }
 
-  return { data, el, fmt, targetHref, group, byName, session, watchImage, summary, showModel, missingData };
+  /** Load pages/NAME.js (one target's details) with a script tag, which works from file://. */
+  function loadPage(name, done) {
+    const script = document.createElement("script");
+    script.src = "pages/" + encodeURIComponent(name) + ".js";
+    script.onload = () => done(window.LENS_PAGE || null);
+    script.onerror = () => done(null);
+    document.head.append(script);
+  }
+
+  return { data, el, fmt, targetHref, group, byName, session, watchImage, summary, showModel, missingData, loadPage };
 })();
