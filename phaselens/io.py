@@ -181,3 +181,30 @@ def save_result(result, out_dir: str | os.PathLike, names: Sequence[str] | None 
     save_grid(result.images, out / "grid.png")
     paths.append(str(out / "grid.png"))
     return paths
+
+
+def read_json(path: Path) -> Any | None:
+    """A JSON file's content, or None when missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_temp_files(folder: Path) -> int:
+    """Delete the hidden ``.*.tmp`` files a killed writer left in `folder` (and below); returns the count."""
+    count = 0
+    if folder.is_dir():
+        for path in folder.rglob(".*.tmp"):
+            path.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def save_thumb(image: torch.Tensor, path: Path, side: int = 160) -> None:
+    """A JPEG copy of a (C, H, W) image, longest side `side` (never enlarged)."""
+    pil = Image.fromarray(to_uint8(image)).convert("RGB")
+    pil.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    pil.save(buf, format="JPEG", quality=90)
+    atomic_write_bytes(path, buf.getvalue())

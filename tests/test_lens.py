@@ -14,6 +14,7 @@ from phaselens.errors import PhaseLensError
 from phaselens.lens import Shard, build_site, expand_targets, parse_shard, run_lens, shard_from_env, store, target_seed
 from phaselens.lens.batching import batch_from_probe
 from phaselens.lens.site import collect
+from phaselens.locks import ShardLock
 
 # Tiny everywhere: 2 shared CPU cores.
 FAST = dict(steps=4, image_size=24, crops=2, progress=False)
@@ -143,7 +144,7 @@ def test_other_settings_are_refused(model, tmp_path) -> None:
 
 
 def test_a_second_run_on_the_same_shard_is_refused(model, tmp_path) -> None:
-    with store.ShardLock(tmp_path, Shard(0, 1)):
+    with ShardLock(tmp_path, Shard(0, 1)):
         with pytest.raises(PhaseLensError, match=r"already working on shard 0/1 .*pid \d+"):
             run_lens(model, tmp_path, "class:0", site=False, **FAST)
         # Another shard of the same job is not blocked.

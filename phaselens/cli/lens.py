@@ -9,7 +9,7 @@ import sys
 import torch
 
 from ..lens import build_site, run_lens
-from ..lens.shard import parse_shard, shard_from_env
+from ..shard import parse_shard, shard_from_env
 from .common import add_model_args, add_run_args, load_model_from_args, resolve_device, run_config, whole
 from .concepts import add_concept_args, concept_options
 

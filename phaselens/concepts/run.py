@@ -23,37 +23,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..config import RunConfig
-from ..data import PARTS_CLASS_PARTS
 from ..errors import PhaseLensError
 from ..imagefiles import list_images
-from ..io import atomic_write_json, output_folder, save_png, save_rgba, transparency_alpha
-from ..lens.shard import Shard
-from ..lens.store import FolderLock, ShardLock, read_json, remove_temp_files, save_thumb
-from ..model import ImageModel, as_image_model, model_device_dtype
+from ..io import (
+    atomic_write_json,
+    output_folder,
+    read_json,
+    remove_temp_files,
+)
+from ..locks import FolderLock, ShardLock
+from ..model import ImageModel, as_image_model
+from ..shard import Shard
 from ..targets import parse_targets
-from ..util import versions
-from .bank import ConceptBank
-from .extract import crop_activations, crop_boxes, default_patch, extract_many
-from .folder import CONFIG, MANIFEST, class_dir, importance_record, plain
+from .class_folder import rows_per_image, save_class
+from .extract import crop_activations, extract_many
+from .folder import CONFIG, MANIFEST, class_dir
 from .images import ImageSet, class_images
-from .importance import importance
-from .maps import concept_maps, top_crops
-from .pictures import save_maps, save_thumbs
-from .relations import alignment, head_directions, similarity, similarity_layout, stability
 from .split import Split, split_model
-from .strategies import strategies
-from .truth import class_scores, write_metrics
+from .truth import write_metrics
 from .visualize import visualize_concepts
-
-MAPS_PER_CLASS = 4
-METHODS = ("gradient_input", "sobol")
-MIN_IMAGES = 10  # a concept dominating this many images is important (the Lens site's rule)
 
 
 @dataclass
@@ -68,15 +61,9 @@ class ConceptsReport:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _rows_per_image(split: Split, on: str) -> int:
-    """Rows one image gives `extract`: its CRAFT crops, or its positions on the layer's grid."""
-    h, w = split.model.input_size
-    return len(crop_boxes(1, h, w, default_patch(min(h, w)))) if on == "crops" else split.grid[0] * split.grid[1]
-
-
 def _check_rank(split: Split, picked: dict[int, torch.Tensor], rank: int, on: str) -> None:
     """Every class must give at least `rank` rows (crops or positions), and `rank` <= the layer's channels."""
-    per_image = _rows_per_image(split, on)
+    per_image = rows_per_image(split, on)
     if rank > split.channels:
         raise PhaseLensError(f"rank {rank} exceeds the {split.channels} channels of layer {split.layer}")
     for c, idx in picked.items():
@@ -148,7 +135,7 @@ def plan_concepts(
     pool, picked = class_images(im, plan.indices, per_class, images, seed, min_images=0 if skip_short else 2)
     skipped: dict[int, int] = {}
     if skip_short:
-        need = max(2, -(-rank // _rows_per_image(sp, on)))
+        need = max(2, -(-rank // rows_per_image(sp, on)))
         skipped = {c: len(idx) for c, idx in picked.items() if len(idx) < need}
         picked = {c: idx for c, idx in picked.items() if c not in skipped}
         if not picked:
@@ -207,7 +194,7 @@ def run_concepts(
         group: classes per batched factorization and MACO call, cut at fixed places of the class list
             so that a resumed run makes the same groups. seed: every seed derives from it.
         config, overrides: MACO settings of the concept images; concept_images: False skips them.
-        top_k: top crops per concept.
+        top_k: top crops per concept. progress: a progress bar of the classes.
         shard: make only this shard's classes (class i of the list is shard ``i % world``'s), as `run_lens`.
 
     Raises:
@@ -229,11 +216,14 @@ def run_concepts(
         top_k=top_k,
         **overrides,
     )
-    return make_concepts(job, out_dir, shard)
+    return make_concepts(job, out_dir, shard, progress)
 
 
-def make_concepts(job: ConceptJob, out_dir: str | Path, shard: Shard | None = None) -> ConceptsReport:
-    """Make the classes of a `plan_concepts` job that are not complete yet (this shard's only)."""
+def make_concepts(
+    job: ConceptJob, out_dir: str | Path, shard: Shard | None = None, progress: bool = False
+) -> ConceptsReport:
+    """Make the classes of a `plan_concepts` job that are not complete yet (this shard's only);
+    `progress`: a bar of this shard's classes."""
     start = time.time()
     shard = shard or Shard(0, 1)
     names = job.names
@@ -248,12 +238,15 @@ def make_concepts(job: ConceptJob, out_dir: str | Path, shard: Shard | None = No
         for c in mine:
             remove_temp_files(class_dir(out, names[c]))
         done = {c for c in mine if (class_dir(out, names[c]) / MANIFEST).is_file()}
+        bar = tqdm(total=len(mine), initial=len(done), desc="concepts", unit="class", disable=not progress)
         for g in range(0, len(mine), job.group):
             # Groups are cut from the whole list and a group cut by a kill is made again whole (its
             # complete classes are not saved again): the same group-mates give the very same files.
             chunk = mine[g : g + job.group]
             if any(c not in done for c in chunk):
                 _make_group(job, out, chunk, done)
+                bar.update(sum(c not in done for c in chunk))
+        bar.close()
         with FolderLock(out, "metrics"):  # shards finish in any order; each writes what is complete
             metrics = write_metrics(out, job.classes, names)
     made = len(mine) - len(done)
@@ -276,128 +269,4 @@ def _make_group(job: ConceptJob, out: Path, chunk: list[int], done: set[int]) ->
     for c, bank, imgs, pic, cut in zip(chunk, banks, batch, pictures, crops):
         if c in done:
             continue
-        _save_class(out, job.names[c], c, bank, imgs, pic, cut, sp, job.pool, job.picked[c], job.top_k, job.seed)
-
-
-def _save_class(
-    out: Path,
-    name: str,
-    class_id: int,
-    bank: ConceptBank,
-    images: torch.Tensor,
-    pictures,
-    cut: tuple[torch.Tensor, torch.Tensor] | None,
-    split: Split,
-    pool,
-    indices: torch.Tensor,
-    top_k: int,
-    seed: int,
-) -> None:
-    """Score one class's bank and write its files, the manifest last."""
-    folder = class_dir(out, name)
-    imps = {m: importance(bank, split.model, images, class_id, m, split=split, seed=seed) for m in METHODS}
-    main = imps["gradient_input"] if split.affine else imps["sobol"]
-    strat = strategies(main.per_image, min_images=min(MIN_IMAGES, max(1, len(images) // 5)), seed=seed)
-    sim = similarity(bank.W)
-    device = model_device_dtype(split.model)[0]
-    dirs = head_directions(_maps_to_logits(split, images), split.grid, split.channels, device=device)
-    align = alignment(bank.W, dirs, top=5)
-    masks = [pool.masks[int(i)] for i in indices] if pool.masks is not None else None
-    # Ground truth needs the maps of every image; the folder keeps the first few.
-    full = concept_maps(bank, split.model, images if masks is not None else images[:MAPS_PER_CLASS], split=split)
-    maps = full[:MAPS_PER_CLASS]
-    thumbs = save_thumbs(images, folder)
-    map_files = save_maps(images[:MAPS_PER_CLASS], maps, folder)
-    tops, boxes = top_crops(bank, split.model, images, k=top_k, split=split, crops=cut)
-    bank.save(folder / "bank.safetensors")
-    save_file({"maps": maps.half().contiguous()}, str(folder / "maps.safetensors"))
-    crops = []
-    for c in range(bank.rank):
-        row = []
-        for j, i in enumerate(tops[c].tolist()):
-            n, y0, x0, y1, x1 = (int(v) for v in boxes[i])
-            save_thumb(images[n, :, y0:y1, x0:x1], folder / "crops" / f"{c}_{j}.jpg", side=96)
-            row.append(dict(src=f"crops/{c}_{j}.jpg", image=pool.names[int(indices[n])], box=[y0, x0, y1, x1]))
-        crops.append(row)
-    concepts = []
-    for c in range(bank.rank):
-        entry: dict[str, Any] = dict(index=c, crops=crops[c], maps=map_files[c])
-        if pictures is not None:
-            save_png(pictures.images[c], folder / f"concept_{c}.png")
-            save_rgba(
-                pictures.images[c], transparency_alpha(pictures.transparency[c]), folder / f"concept_{c}_rgba.png"
-            )
-            entry.update(image=f"concept_{c}.png", rgba=f"concept_{c}_rgba.png", score=pictures.scores[c])
-        concepts.append(entry)
-    atomic_write_json(
-        folder / "importance.json", {m: importance_record(v) for m, v in imps.items()} | {"main": main.method}
-    )
-    atomic_write_json(
-        folder / "strategy.json",
-        dict(
-            points=np.round(strat.points, 4).tolist(),
-            dominant=strat.dominant.tolist(),
-            counts=strat.counts.tolist(),
-            important=strat.important.tolist(),
-            images=[pool.names[int(i)] for i in indices],
-            thumbs=thumbs,
-            method=strat.method,
-        ),
-    )
-    atomic_write_json(
-        folder / "relations.json",
-        dict(
-            similarity=np.round(sim, 4).tolist(),
-            layout=np.round(similarity_layout(sim), 4).tolist(),
-            alignment=dict(classes=align.classes.tolist(), cosines=np.round(align.cosines, 4).tolist()),
-        ),
-    )
-    label = (split.model.class_names or [name] * (class_id + 1))[class_id]
-    parts = PARTS_CLASS_PARTS.get(label, ()) if masks is not None else ()
-    scores = class_scores(split, bank, main, images, full if masks is not None else None, masks, parts, seed)
-    if masks is not None:
-        scores["stability"] = _halves(images, class_id, bank, split, seed)
-    manifest = dict(
-        name=name,
-        class_id=class_id,
-        label=label,
-        rank=bank.rank,
-        images=len(images),
-        important=strat.num_important,
-        concepts=concepts,
-        fit=bank.metrics,
-        scores=plain(scores),
-        versions=versions(),
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    )
-    atomic_write_json(folder / MANIFEST, manifest)
-
-
-def _maps_to_logits(split: Split, images: torch.Tensor):
-    """h on bare activation maps; a token layer's prefix (CLS) tokens are the class images' mean."""
-    if not split.prefix_tokens:
-        return split.h
-    with torch.no_grad():
-        prefix = split.activations(images).prefix
-    assert prefix is not None
-    mean = prefix.mean(dim=0, keepdim=True)
-    return lambda maps: split.h(maps, prefix=mean.expand(len(maps), -1, -1).to(maps))
-
-
-def _halves(images: torch.Tensor, class_id: int, bank: ConceptBank, split: Split, seed: int) -> float | None:
-    """Stability: banks fitted on the even and the odd images of the class, matched by cosine
-    (None when half the images give fewer rows than the rank)."""
-    if (len(images) // 2) * _rows_per_image(split, bank.on) < bank.rank:
-        return None
-    a, b = extract_many(
-        split.model,
-        [images[0::2], images[1::2]],
-        [class_id] * 2,
-        split.layer,
-        bank.rank,
-        bank.on,
-        bank.method,
-        seed=seed,
-        split=split,
-    )
-    return stability(a.W, b.W)
+        save_class(out, job.names[c], c, bank, imgs, pic, cut, sp, job.pool, job.picked[c], job.top_k, job.seed)

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from ..data import DISTRACTOR, PART_CLASSES
-from ..io import atomic_write_json
-from ..lens.store import read_json
+from ..io import atomic_write_json, read_json
 from ..util import versions
 from .bank import ConceptBank
 from .folder import MANIFEST, class_dir

@@ -9,9 +9,9 @@ processes (torchrun, Slurm arrays, or ``shard="I/N"``), and deterministic per
 target. `build_site` rebuilds ``DIR/site/`` from whatever is complete.
 """
 
+from ..shard import Shard, parse_shard, shard_from_env
 from .generate import LensReport, run_lens
 from .plan import Target, expand_targets, target_seed
-from .shard import Shard, parse_shard, shard_from_env
 from .site import build_site
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import store
+from ..io import read_json
 
 FOLDER = "concepts"  # the concepts folder inside a lens folder
 
@@ -24,7 +24,7 @@ def concepts_dir(out: Path) -> Path:
 
 def read_links(out: Path) -> dict[int, list[dict]]:
     """``links.json`` of the lens's concepts folder, grouped by the class they start from."""
-    found = store.read_json(concepts_dir(out) / "links.json")
+    found = read_json(concepts_dir(out) / "links.json")
     by_class: dict[int, list[dict]] = defaultdict(list)
     for link in found if isinstance(found, list) else []:
         if isinstance(link, dict) and {"cls", "concept", "other", "other_concept"} <= link.keys():
@@ -54,10 +54,10 @@ def concept_page(
         links: `read_links`.
     """
     folder = concepts_dir(out) / "classes" / name
-    manifest = store.read_json(folder / "manifest.json")
-    importance = store.read_json(folder / "importance.json")
-    strategy = store.read_json(folder / "strategy.json")
-    relations = store.read_json(folder / "relations.json")
+    manifest = read_json(folder / "manifest.json")
+    importance = read_json(folder / "importance.json")
+    strategy = read_json(folder / "strategy.json")
+    relations = read_json(folder / "relations.json")
     if not all(isinstance(x, dict) for x in (manifest, importance, strategy, relations)):
         return None
     assert isinstance(manifest, dict) and isinstance(importance, dict)

@@ -18,22 +18,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..concepts.run import make_concepts
 from ..config import DEFAULT, RunConfig
 from ..errors import PhaseLensError
 from ..imagefiles import list_images
-from ..io import output_folder
+from ..io import output_folder, remove_temp_files
+from ..locks import ShardLock
 from ..memory import check_run
 from ..model import ImageModel, as_image_model
 from ..render import optimize
+from ..shard import Shard, parse_shard, shard_from_env
 from ..util import versions
 from . import store
 from .batching import auto_batch, is_oom
 from .concept_pages import concepts_dir
+from .concept_step import concept_job_of
 from .manifest import Facet, Manifest
 from .natural import add_natural_images
 from .plan import Target, chunks, expand_targets, objective_for, objective_stop, target_seed
 from .progress import Bar
-from .shard import Shard, parse_shard, shard_from_env
 from .site import build_site
 from .writer import Writer
 
@@ -142,7 +145,7 @@ def run_lens(
     check_run(im, cfg, facets, stop_at)  # one target must fit before anything is written
     if images is not None:
         list_images(images)  # a folder without images is refused now, not after the run
-    concept_job = _concept_job(im, plan, concepts, images, cfg, seed)
+    concept_job = concept_job_of(im, plan, concepts, images, cfg, seed)
     settings = dict(
         cfg.manifest(im.input_size),
         model=im.name,
@@ -154,12 +157,12 @@ def run_lens(
     )
     if title:
         settings["title"] = title
-    with output_folder(out_dir) as out, store.ShardLock(out, shard):
+    with output_folder(out_dir) as out, ShardLock(out, shard):
         store.targets_dir(out).mkdir(parents=True, exist_ok=True)
         store.check_config(out, settings, [t.name for t in plan])
         mine = [t for i, t in enumerate(plan) if shard.owns(i)]
         for t in mine:
-            store.remove_temp_files(store.target_dir(out, t.name))
+            remove_temp_files(store.target_dir(out, t.name))
         todo = {t.name for t in mine if store.read_complete(out, t.name) is None}
         # From the shard's whole list, not what is left: a resumed run cuts the same batches.
         b = batch or (auto_batch(im, plan[0], facets, len(mine), cfg) if todo else 1)
@@ -179,9 +182,7 @@ def run_lens(
         if images is not None:
             add_natural_images(im, out, [t for t in mine if t.name not in job.failed], images, top_k)
         if concept_job is not None:
-            from ..concepts.run import make_concepts
-
-            make_concepts(concept_job, concepts_dir(out), shard)
+            make_concepts(concept_job, concepts_dir(out), shard, progress and shard.local_rank == 0)
     report = LensReport(
         out,
         shard,
@@ -200,25 +201,6 @@ def run_lens(
         report.site = build_site(out, title=title)
     report.seconds = round(time.time() - start, 2)
     return report
-
-
-CONCEPT_OPTIONS = ("layer", "rank", "per_class", "on", "method", "group", "top_k")
-
-
-def _concept_job(im: ImageModel, plan: list[Target], concepts, images, cfg: RunConfig, seed: int):
-    """The checked concepts job of a lens run (`plan_concepts`), or None without concepts."""
-    if not concepts:
-        return None
-    from ..concepts.run import plan_concepts  # concepts build on the lens's store: imported late
-
-    options = dict(concepts) if isinstance(concepts, Mapping) else {}
-    unknown = sorted(set(options) - set(CONCEPT_OPTIONS))
-    if unknown:
-        raise PhaseLensError(f"unknown concept options {unknown}; valid: {', '.join(CONCEPT_OPTIONS)}")
-    if any(t.kind != "class" for t in plan):
-        raise PhaseLensError(f"concepts are extracted per class: --concepts needs class targets, not {plan[0].key}")
-    spec = "class:" + ",".join(str(t.index) for t in plan)
-    return plan_concepts(im, spec, images=images, config=cfg, seed=seed, skip_short=True, **options)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 
 from ..features import LayerReader
 from ..imagefiles import list_images, load_image
-from ..io import atomic_write_json
+from ..io import atomic_write_json, read_json, save_thumb
 from ..model import ImageModel, frozen, model_device_dtype
 from . import store
 from .plan import Target
@@ -45,7 +45,7 @@ def score_images(model: ImageModel, targets: Sequence[Target], images: torch.Ten
 
 
 def _done(folder: Path, source: str, k: int) -> bool:
-    section = store.read_json(folder / "sections" / SECTION)
+    section = read_json(folder / "sections" / SECTION)
     return isinstance(section, dict) and section.get("source") == source and section.get("k") == k
 
 
@@ -81,7 +81,7 @@ def add_natural_images(
             path, label = files[i]
             src = f"natural/{rank}.jpg"
             image = load_image(path, (256, 256), 3)  # a bigger crop than the model's input, for the eye
-            store.save_thumb(image, folder / src, side=256)
+            save_thumb(image, folder / src, side=256)
             items.append(
                 dict(src=src, caption=label or path.name, file=str(path.relative_to(root)), score=float(scores[i, j]))
             )

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PhaseLensError
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, read_json, remove_temp_files
+from ..locks import FolderLock
 from . import store
 from .concept_pages import concept_page, read_links
 from .manifest import Manifest
@@ -39,7 +40,7 @@ def _sections(folder: Path, site_dir: str) -> list[dict]:
     """
     out = []
     for path in sorted((folder / "sections").glob("*.json")):
-        section = store.read_json(path)
+        section = read_json(path)
         if not isinstance(section, dict) or not isinstance(section.get("items", []), list):
             continue
         items = []
@@ -94,7 +95,7 @@ def _entry(manifest: Manifest, folder: Path) -> dict:
 def collect(out_dir: str | Path) -> dict[str, Any]:
     """The site data: every complete target of the folder, in planned order."""
     out = Path(out_dir)
-    config = store.read_json(out / store.CONFIG) or {}
+    config = read_json(out / store.CONFIG) or {}
     planned = list(config.get("planned", []))
     rank = {name: i for i, name in enumerate(planned)}
     entries = []
@@ -170,18 +171,18 @@ def build_site(out_dir: str | Path, title: str | None = None) -> Path:
     if not (out / store.CONFIG).is_file() and not store.targets_dir(out).is_dir():
         raise PhaseLensError(f"{out} is not a lens folder (no lens.json or targets/); make one with `phaselens lens`")
     site = out / "site"
-    with store.FolderLock(out, "site"):
+    with FolderLock(out, "site"):
         data = collect(out)
         if title:
             data["title"] = title
         data = _clean(data)
         site.mkdir(parents=True, exist_ok=True)
-        store.remove_temp_files(site)  # left by a killed build; safe under the lock
+        remove_temp_files(site)  # left by a killed build; safe under the lock
         for name in ASSETS:
             _write_if_changed(site / name, (STATIC / name).read_bytes())
         pages = site / PAGES
         pages.mkdir(exist_ok=True)
-        store.remove_temp_files(pages)
+        remove_temp_files(pages)
         for entry in data["targets"]:
             _write_if_changed(pages / f"{entry['name']}.js", _js(entry, "LENS_PAGE"))
         atomic_write_bytes(site / "data.js", _js(index_data(data)))

@@ -18,20 +18,14 @@ killed run leaves either a whole file or a hidden ``.*.tmp`` that the next run r
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import socket
-import time
 from pathlib import Path
-from typing import Any
 
 import torch
-from PIL import Image
 
 from ..config import IMAGE_FIELDS
 from ..errors import PhaseLensError
-from ..io import atomic_write_bytes, atomic_write_json, save_png, save_rgba, to_uint8
+from ..io import atomic_write_json, read_json, save_png, save_rgba, save_thumb
 from .manifest import THUMB, Manifest
 
 MANIFEST = "manifest.json"
@@ -40,11 +34,6 @@ CONFIG = "lens.json"
 # Settings that change the images: a folder's targets must all share them.
 IMAGE_SETTINGS = ("model", *IMAGE_FIELDS, "seed", "facets")
 
-try:  # fcntl is POSIX only; elsewhere runs are not locked (and the docs say so).
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
-
 
 def targets_dir(out: Path) -> Path:
     return Path(out) / "targets"
@@ -52,14 +41,6 @@ def targets_dir(out: Path) -> Path:
 
 def target_dir(out: Path, name: str) -> Path:
     return targets_dir(out) / name
-
-
-def read_json(path: Path) -> Any | None:
-    """A JSON file's content, or None when missing or unreadable."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def read_complete(out: Path, name: str) -> Manifest | None:
@@ -75,16 +56,6 @@ def read_complete(out: Path, name: str) -> Manifest | None:
     if all((folder / f).is_file() for f in manifest.files()):
         return manifest
     return None
-
-
-def remove_temp_files(folder: Path) -> int:
-    """Delete the hidden ``.*.tmp`` files a killed writer left in `folder` (and below); returns the count."""
-    count = 0
-    if folder.is_dir():
-        for path in folder.rglob(".*.tmp"):
-            path.unlink(missing_ok=True)
-            count += 1
-    return count
 
 
 def check_config(out: Path, settings: dict, planned: list[str]) -> dict:
@@ -120,75 +91,9 @@ def _any_complete(out: Path) -> bool:
     return root.is_dir() and any((d / MANIFEST).is_file() for d in root.iterdir())
 
 
-class ShardLock:
-    """An exclusive `fcntl.flock` on ``locks/shard-R-of-W.lock`` for as long as a run works.
-
-    Ranks of one job hold different shards, so they never wait on each other; a
-    second run on the same shard is refused with the holder's pid and host.
-    """
-
-    def __init__(self, out: Path, shard) -> None:
-        self.path = Path(out) / "locks" / f"shard-{shard.rank}-of-{shard.world}.lock"
-        self.shard = shard
-        self._fd: int | None = None
-
-    def __enter__(self) -> ShardLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
-                os.close(fd)
-                raise PhaseLensError(
-                    f"another lens run is already working on shard {self.shard} of {self.path.parents[1]} "
-                    f"({holder}); wait for it to finish, or use another --out folder"
-                ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}".encode(), 0)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.close(self._fd)  # closing releases the flock
-            self._fd = None
-
-
-class FolderLock:
-    """A blocking exclusive lock on ``locks/NAME.lock``, for short critical sections (building the site)."""
-
-    def __init__(self, out: Path, name: str) -> None:
-        self.path = Path(out) / "locks" / f"{name}.lock"
-        self._fd: int | None = None
-
-    def __enter__(self) -> FolderLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 def facet_files(facet: int) -> tuple[str, str]:
     """File names of facet `facet`: (image, rgba)."""
     return ("image.png", "rgba.png") if facet == 0 else (f"facet_{facet}.png", f"facet_{facet}_rgba.png")
-
-
-def save_thumb(image: torch.Tensor, path: Path, side: int = 160) -> None:
-    """A JPEG copy of a (C, H, W) image, longest side `side` (never enlarged)."""
-    pil = Image.fromarray(to_uint8(image)).convert("RGB")
-    pil.thumbnail((side, side), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    pil.save(buf, format="JPEG", quality=90)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def save_target(out: Path, manifest: Manifest, images: torch.Tensor, alphas: torch.Tensor) -> Path:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import PhaseLensError
+from .errors import PhaseLensError
 
 
 @dataclass(frozen=True)
