@@ -217,7 +217,7 @@ def test_concept_sections_of_a_class_page(concept_lens, browser) -> None:
     d = browser
     d.get((concept_lens / "site" / "index.html").as_uri())
     counts = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#grid .card .concept-count")]
-    assert len(counts) == 3 and all(c.endswith(" concepts") for c in counts)
+    assert len(counts) == 3 and all(c.endswith((" concept", " concepts")) for c in counts)
     assert d.find_elements(By.CSS_SELECTOR, '#sort option[value="concepts-desc"]')
     d.execute_script(
         "const s = document.getElementById('sort'); s.value = 'concepts-desc'; s.dispatchEvent(new Event('change'));"
@@ -240,7 +240,8 @@ def test_concept_sections_of_a_class_page(concept_lens, browser) -> None:
     important = {k["index"] for k in page["concepts"] if k["important"]}
     grey = [c for c, dom in zip(circles, page["strategy"]["dominant"]) if dom not in important]
     assert all(c.get_attribute("fill") == "#b9b9b9" for c in grey)
-    assert d.find_element(By.ID, "headline").text == f"{page['important']} important concepts"
+    n = page["important"]
+    assert d.find_element(By.ID, "headline").text == f"{n} important concept" + ("" if n == 1 else "s")
 
     preview = d.find_element(By.ID, "strategy-image")
     assert not preview.is_displayed()

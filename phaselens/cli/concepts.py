@@ -35,6 +35,7 @@ def register(sub) -> None:
     add_concept_args(p)
     p.add_argument("--top-k", type=whole(1), default=10, help="top crops per concept (default 10)")
     p.add_argument("--no-images", action="store_true", help="skip the MACO images of the concepts")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_run_args(p, method=False)
     p.add_argument("--out", required=True, help="output folder (created, or resumed)")
     p.set_defaults(func=run)
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         concept_images=not args.no_images,
         top_k=args.top_k,
+        progress=not args.no_progress,
         **concept_options(args),
     )
     print(

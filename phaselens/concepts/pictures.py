@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
-from ..lens.store import save_thumb
+from ..io import save_thumb
 
 THUMB = 96
-DIM = 0.25  # how much of the image shows where a concept is absent, so its map stays readable
+DIM = 0.35  # how much of the image shows where a concept is absent, so its map stays readable
 
 
 def overlay(image: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
@@ -25,8 +25,8 @@ def overlay(image: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
         >>> img = torch.ones(3, 4, 4)
         >>> heat = torch.zeros(4, 4); heat[0, 0] = 2.0
         >>> out = overlay(img, heat)
-        >>> float(out[0, 0, 0]), float(out[0, 3, 3])
-        (1.0, 0.25)
+        >>> round(float(out[0, 0, 0]), 3), round(float(out[0, 3, 3]), 3)
+        (1.0, 0.35)
     """
     h = heat.float().clamp(min=0)
     top = float(h.max())

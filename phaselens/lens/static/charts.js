@@ -41,8 +41,9 @@ const Charts = (() => {
     const span = Math.max(hi[0] - lo[0], hi[1] - lo[1]) || 1;
     const node = svg(size, size, opts.label || points.length + " points");
     const circles = points.map((p, i) => {
-      const cx = pad + ((p[0] - lo[0]) / span) * (size - 2 * pad);
-      const cy = size - pad - ((p[1] - lo[1]) / span) * (size - 2 * pad);
+      // Centred: the longer axis fills the square, the shorter one sits in its middle.
+      const cx = pad + ((p[0] - lo[0] + (span - (hi[0] - lo[0])) / 2) / span) * (size - 2 * pad);
+      const cy = size - pad - ((p[1] - lo[1] + (span - (hi[1] - lo[1])) / 2) / span) * (size - 2 * pad);
       const c = shape("circle", { cx: cx.toFixed(1), cy: cy.toFixed(1), r, fill: opts.fill(i), class: "point" },
         opts.title ? opts.title(i) : "");
       c.dataset.index = String(i);

@@ -44,12 +44,12 @@ const LensConcepts = (() => {
     });
     const legend = el("ul", { className: "legend" }, data.concepts.filter((c) => c.important).map((c) =>
       el("li", {}, [el("span", { className: "swatch", style: "background:" + Charts.color(c.index) }),
-        conceptName(c) + " · " + c.images + " images"])));
+        conceptName(c) + " · " + Lens.count(c.images, "image")])));
     legend.append(el("li", {}, [el("span", { className: "swatch", style: "background:" + Charts.GREY }), "other concepts"]));
     const text = "Each dot is one image the model predicts as this class, placed by its concept importances (" +
       (s.method || "2-D embedding") + ") and coloured by its most important concept. A concept is important when it is " +
       "the most important one for enough images.";
-    return section("strategy", "Strategies · " + data.important + " important concepts", text, [
+    return section("strategy", "Strategies · " + Lens.count(data.important, "important concept"), text, [
       el("div", { className: "strategy" }, [el("div", { className: "chart" }, plot.node),
         el("figure", { className: "strategy-preview" }, [preview, caption])]),
       legend,

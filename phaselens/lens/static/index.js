@@ -38,7 +38,7 @@
       el("div", { className: "meta" }, [
         el("span", { text: "#" + t.index }),
         typeof t.concepts === "number"
-          ? el("span", { className: "concept-count", title: "important concepts", text: t.concepts + " concepts" })
+          ? el("span", { className: "concept-count", title: "important concepts", text: Lens.count(t.concepts, "concept") })
           : "",
         el("span", { className: "score", text: fmt(t.score) }),
       ]),
@@ -63,7 +63,7 @@
   };
   // With concepts (phaselens lens --concepts), the index can sort by the number of important ones.
   if (data.targets.some((t) => typeof t.concepts === "number")) {
-    sort.append(el("option", { value: "concepts-desc", text: "Sort: important concepts, most first" }));
+    sort.append(el("option", { value: "concepts-desc", text: "Sort: concepts, most first" }));
   }
 
   function readHash() {

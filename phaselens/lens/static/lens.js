@@ -77,6 +77,11 @@ const Lens = (() => {
     where.textContent = "No data.js next to this page: build the site with `phaselens lens --out DIR --site-only`.";
   }
 
+  /** "1 important concept", "3 important concepts". */
+  function count(n, what) {
+    return n + " " + what + (n === 1 ? "" : "s");
+  }
+
   /** Load pages/NAME.js (one target's details) with a script tag, which works from file://. */
   function loadPage(name, done) {
     const script = document.createElement("script");
@@ -86,5 +91,5 @@ const Lens = (() => {
     document.head.append(script);
   }
 
-  return { data, el, fmt, targetHref, group, byName, session, watchImage, summary, showModel, missingData, loadPage };
+  return { data, el, fmt, targetHref, group, byName, session, watchImage, summary, showModel, missingData, loadPage, count };
 })();

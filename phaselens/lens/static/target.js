@@ -158,7 +158,7 @@
     }
 
     LensConcepts.render(document.getElementById("concept-sections"), t.concepts);
-    if (t.concepts) document.getElementById("headline").textContent = t.concepts.important + " important concepts";
+    if (t.concepts) document.getElementById("headline").textContent = Lens.count(t.concepts.important, "important concept");
 
     document.addEventListener("keydown", (e) => {
       if (e.target.closest && e.target.closest("input, select, textarea")) return;
