@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..concepts.folder import missing_extra
 from ..config import DEFAULT
 from ..io import atomic_write_bytes, output_folder, read_json
 from ..lens import run_lens, store
@@ -97,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
                         f"{whole:.0%} of {len(labels)} (whole image), {scaled:.0%} (centre {view:.0%}, "
                         f"the optimization's scale)"
                     )
-        concepts = None if args.no_concepts else _concept_lens(args, out, config, device)
+        concepts = None
+        if not args.no_concepts and missing_extra():
+            print(f"[demo] no concept Lens of {CONCEPTS_MODEL}: it needs pip install 'phaselens[concepts]'")
+        elif not args.no_concepts:
+            concepts = _concept_lens(args, out, config, device)
         _write_index(out, reports, rows, view, concepts)
     print(f"[demo] done in {time.time() - start:.0f} s. Open {out / 'index.html'} in a browser; sites:")
     for spec, report in reports.items():

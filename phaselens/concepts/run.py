@@ -42,7 +42,7 @@ from ..shard import Shard
 from ..targets import parse_targets
 from .class_folder import rows_per_image, save_class
 from .extract import crop_activations, extract_many
-from .folder import CONFIG, MANIFEST, class_dir
+from .folder import CONFIG, MANIFEST, check_extra, class_dir
 from .images import ImageSet, class_images
 from .split import Split, split_model
 from .truth import write_metrics
@@ -119,6 +119,7 @@ def plan_concepts(
     Raises:
         PhaseLensError: bad targets, layer, rank, images or settings.
     """
+    check_extra()
     im = as_image_model(model)
     plan = parse_targets(targets, im)
     if plan.kind != "class":
