@@ -7,13 +7,14 @@
 
 from . import features
 from ._version import __version__
+from .accentuate import accentuate
 from .config import RunConfig
 from .errors import PhaseLensError
 from .features import get_layer, list_layers
 from .io import make_grid, save_grid, save_png, save_rgba, transparency_alpha
 from .model import ImageModel, Preprocess, as_image_model
 from .models import load_model
-from .objectives import Objective, channel, direction, logit, neuron
+from .objectives import Objective, channel, direction, diversity, logit, neuron
 from .render import DEFAULTS, Result, evaluate, visualize
 from .spectrum import Spectrum, default_spectrum, load_spectrum
 
@@ -27,10 +28,12 @@ __all__ = [
     "RunConfig",
     "Spectrum",
     "__version__",
+    "accentuate",
     "as_image_model",
     "channel",
     "default_spectrum",
     "direction",
+    "diversity",
     "evaluate",
     "features",
     "get_layer",

@@ -30,6 +30,20 @@ def recorrelate(x: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,bjhw->bihw", m, x)
 
 
+def decorrelate(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of `recorrelate`: RGB to decorrelated colours (grayscale passes through).
+
+    Example:
+        >>> x = torch.rand(1, 3, 4, 4)
+        >>> bool(torch.allclose(recorrelate(decorrelate(x)), x, atol=1e-5))
+        True
+    """
+    if x.shape[1] == 1:
+        return x
+    m = torch.linalg.inv(_matrix(x.device, torch.float64)).to(x.dtype)
+    return torch.einsum("ij,bjhw->bihw", m, x)
+
+
 @functools.cache
 def _matrix(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     # Once per device: a CPU -> GPU copy at every step would make the host wait for the GPU.

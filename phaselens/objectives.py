@@ -25,7 +25,7 @@ from .features import Context
 
 Targets = int | Sequence[int]
 
-__all__ = ["Context", "Objective", "Targets", "as_objective", "channel", "direction", "logit", "neuron"]
+__all__ = ["Context", "Objective", "Targets", "as_objective", "channel", "direction", "diversity", "logit", "neuron"]
 
 
 class _Const:
@@ -263,6 +263,43 @@ def direction(
 
     pw = f", cossim_pow={cossim_pow:g}" if cossim_pow else ""
     return Objective(fn, f"direction({layer}{pw})", layers=[layer], batch=v.shape[0])
+
+
+def diversity(
+    layer: str, weight: float = 1.0, group: int | None = None, layout: str = "auto", prefix_tokens: int | None = None
+) -> Objective:
+    """Pushes the images of one target apart (Olah et al. 2017; Lucid's ``diversity``).
+
+    Each image's Gram matrix of `layer`'s channels (over positions, averaged over its crops) is
+    compared by cosine with those of the other images of its group; the score is minus `weight`
+    times the mean similarity, so adding it to an objective trades a little of it for images that
+    differ in style. Groups are `group` consecutive images (the facets of one target, as `run_lens`
+    orders them); None: the whole batch is one group. An image alone in its group scores 0.
+
+    Example:
+        >>> obj = logit([3, 3, 3]) + diversity("layer2", 0.5)
+        >>> obj.description
+        'logit[3,3,3] + diversity(layer2, 0.5)'
+    """
+    w = float(weight)
+    if not math.isfinite(w) or w < 0:
+        raise PhaseLensError(f"diversity weight must be a finite number >= 0, got {weight!r}")
+    if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1):
+        raise PhaseLensError(f"diversity group must be a whole number >= 1 (images per target), got {group!r}")
+
+    def fn(ctx: Context) -> torch.Tensor:
+        maps = ctx.maps(layer, layout, prefix_tokens).float()  # (N, C, H, W)
+        flat = maps.flatten(2)
+        gram = (flat @ flat.transpose(1, 2) / flat.shape[2]).view(ctx.batch, ctx.crops, -1).mean(dim=1)
+        unit = F.normalize(gram, dim=1)
+        sim = unit @ unit.T  # (B, B)
+        ids = torch.arange(ctx.batch, device=maps.device) // (group or ctx.batch)
+        same = (ids[:, None] == ids[None, :]) & ~torch.eye(ctx.batch, dtype=torch.bool, device=maps.device)
+        mean = (sim * same).sum(dim=1) / same.sum(dim=1).clamp_min(1)
+        return (-w * mean).repeat_interleave(ctx.crops).to(maps.dtype)
+
+    size = "" if group is None else f", group={group}"
+    return Objective(fn, f"diversity({layer}, {_num(w)}{size})", layers=[layer])
 
 
 def as_objective(obj: Objective | Targets) -> Objective:

@@ -34,6 +34,8 @@ VISUALIZE = ["visualize", "--target", "class:0", *FAST, "--out", "{out}"]
 LENS = ["lens", "--no-progress", *FAST, "--out", "{out}"]
 BENCH = ["bench", "--quiet", *FAST, "--seeds", "1", "--out", "{out}"]
 DEMO = ["demo", *FAST, "--out", "{out}"]
+ACCENTUATE = ["accentuate", "--model", "zoo:cnn", "--image", "{text_pt}", "--target", "class:1", "--steps", "1"]
+ACCENTUATE += ["--out", "{out}"]
 CONCEPTS = ["concepts", "--model", "zoo:parts", "--per-class", "4", "--rank", "3", "--no-images", "--out", "{out}"]
 
 CASES = [
@@ -113,6 +115,12 @@ CASES = [
     (CONCEPTS + ["--target", "class:99"], "out of range"),
     (CONCEPTS + ["--per-class", "1"], "--per-class"),
     (CONCEPTS + ["--model", "timm:resnet18", "--no-pretrained"], "procedural images"),
+    (ACCENTUATE, "cannot read image"),
+    (ACCENTUATE + ["--image", "/nonexistent.png"], "nonexistent.png"),
+    (ACCENTUATE + ["--reg-weight", "-1"], "--reg-weight"),
+    (ACCENTUATE + ["--target", "pixel:3"], "unknown target"),
+    (LENS + ["--diversity", "-2"], "--diversity"),
+    (VISUALIZE + ["--facets", "0"], "--facets"),
     (["spectrum", "build", "/nonexistent", "--out", "{out}.npy"], "nonexistent"),
     (["spectrum", "build", "{images}", "--out", "{out}.npy"], "no images"),
     (["spectrum", "build", "{images}", "--size", "100000", "--out", "{out}.npy"], "--size"),
@@ -122,7 +130,14 @@ CASES = [
 ]
 
 # Output places that cannot be a folder, for every command that writes one.
-WRITERS = {"visualize": VISUALIZE, "lens": LENS, "bench": BENCH, "demo": DEMO, "concepts": CONCEPTS}
+WRITERS = {
+    "visualize": VISUALIZE,
+    "lens": LENS,
+    "bench": BENCH,
+    "demo": DEMO,
+    "concepts": CONCEPTS,
+    "accentuate": ACCENTUATE,
+}
 PLACES = [("{afile}", "not a folder"), ("{afile}/sub", "is a file"), ("/dev/null", "not a folder")]
 CASES += [(argv[:-1] + [out], words) for argv in WRITERS.values() for out, words in PLACES]
 CASES += [(VISUALIZE[:-1] + ["/proc/phaselens-out"], "cannot use --out")]

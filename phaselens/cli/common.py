@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ..concepts.split import split_model
 from ..config import DEFAULT, MIN_IMAGE_SIDE, RunConfig
 from ..errors import PhaseLensError
 from ..model import ImageModel
 from ..models import SPEC_FORMS, load_model
+from ..objectives import Objective, diversity
 from ..param import METHODS
 from ..rng import check_seed
 from ..transforms import CropConfig
@@ -219,3 +221,27 @@ def split_list(text: str, what: str) -> list[str]:
     if not items:
         raise PhaseLensError(f"--{what} is empty")
     return list(dict.fromkeys(items))
+
+
+def add_diversity_args(p: argparse.ArgumentParser) -> None:
+    """--diversity W and --diversity-layer L (visualize, lens)."""
+    p.add_argument(
+        "--diversity",
+        type=finite(0.0),
+        default=0.0,
+        metavar="W",
+        help="push the facets of each target apart with this weight (Lucid's diversity; try 1-10; default 0)",
+    )
+    p.add_argument(
+        "--diversity-layer",
+        default=None,
+        metavar="LAYER",
+        help="layer whose Gram matrices --diversity compares (default: the last before global pooling)",
+    )
+
+
+def diversity_term(args: argparse.Namespace, model: ImageModel, facets: int) -> Objective | None:
+    """The diversity objective of --diversity (None when off or with one facet)."""
+    if not args.diversity or facets < 2:
+        return None
+    return diversity(args.diversity_layer or split_model(model).layer, args.diversity, group=facets)

@@ -10,7 +10,15 @@ import torch
 
 from ..lens import build_site, run_lens
 from ..shard import parse_shard, shard_from_env
-from .common import add_model_args, add_run_args, load_model_from_args, resolve_device, run_config, whole
+from .common import (
+    add_diversity_args,
+    add_model_args,
+    add_run_args,
+    load_model_from_args,
+    resolve_device,
+    run_config,
+    whole,
+)
 from .concepts import add_concept_args, concept_options
 
 ORDER = 30
@@ -55,6 +63,7 @@ def register(sub) -> None:
         help="images per target, each from its own seed (default 1)",
     )
     add_run_args(p)
+    add_diversity_args(p)
     p.add_argument(
         "--images",
         default=None,
@@ -62,6 +71,13 @@ def register(sub) -> None:
         help="ImageFolder-style folder: add each target's most activating natural images",
     )
     p.add_argument("--top-k", type=whole(1), default=8, help="natural images per target with --images (default 8)")
+    p.add_argument(
+        "--accentuate",
+        type=whole(0),
+        default=0,
+        metavar="K",
+        help="with --images: accentuate each target in its top K natural images (feature accentuation; default 0)",
+    )
     p.add_argument(
         "--shard",
         default=None,
@@ -108,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
         site=not args.no_site,
         title=args.title,
         concepts=concept_options(args) if args.concepts else False,
+        diversity=args.diversity,
+        accentuate=args.accentuate,
+        diversity_layer=args.diversity_layer,
     )
     where = f" (shard {shard} on {device})" if shard.world > 1 else f" on {device}"
     print(

@@ -10,10 +10,18 @@ from pathlib import Path
 
 from ..errors import NonFiniteError
 from ..io import atomic_write_json, output_folder
+from ..lens.plan import expand_targets, objective_for, target_seed
 from ..render import visualize
-from ..targets import parse_targets
 from ..util import versions
-from .common import add_model_args, add_run_args, load_model_from_args, run_config
+from .common import (
+    add_diversity_args,
+    add_model_args,
+    add_run_args,
+    diversity_term,
+    load_model_from_args,
+    run_config,
+    whole,
+)
 
 ORDER = 10
 
@@ -23,6 +31,8 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--target", required=True, help="class:3, class:0-9, class:all, channel:LAYER:12, neuron:LAYER:12")
     add_run_args(p)
+    p.add_argument("--facets", type=whole(1), default=1, help="images per target, each from its own seed (default 1)")
+    add_diversity_args(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -30,16 +40,30 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     config = run_config(args)
     model = load_model_from_args(args)
-    targets = parse_targets(args.target, model)
+    plan = expand_targets(args.target, model)
+    facets = args.facets
+    per_image = [t for t in plan for _ in range(facets)]
+    names = [t.name if facets == 1 else f"{t.name}_facet{f}" for t in plan for f in range(facets)]
+    labels = [t.label for t in per_image]
+    # One facet: the given seed (as before facets existed); more: a seed per facet, as the Lens derives them.
+    seeds = (
+        [args.seed] * len(plan)
+        if facets == 1
+        else [target_seed(args.seed, t.key, f) for t in plan for f in range(facets)]
+    )
+    objective = objective_for(per_image)
+    extra = diversity_term(args, model, facets)
+    if extra is not None:
+        objective = objective + extra
     start = time.time()
     with output_folder(args.out) as out:
         try:
-            result = visualize(model, targets.objective, config, seed=args.seed, progress=True)
+            result = visualize(model, objective, config, seed=seeds, progress=True)
         except NonFiniteError as err:
             # Name the targets as the user gave them, not as image indices.
-            labels = ", ".join(targets.labels[i] for i in err.images[:5])
+            shown = ", ".join(labels[i] for i in err.images[:5])
             raise NonFiniteError(
-                f"{labels}: the objective became NaN or infinite at step {err.step}; nothing was written. "
+                f"{shown}: the objective became NaN or infinite at step {err.step}; nothing was written. "
                 "Check that the model gives finite outputs on [0, 1] images, or lower --lr",
                 err.images,
                 err.step,
@@ -47,17 +71,18 @@ def run(args: argparse.Namespace) -> int:
         # Write everything into a hidden folder beside OUT's files, then move it in: no partial outputs.
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
         try:
-            result.save(tmp, targets.names)
+            result.save(tmp, names)
             manifest = dict(
                 command="visualize",
                 target=args.target,
-                kind=targets.kind,
+                kind=plan[0].kind,
+                facets=facets,
                 versions=versions(),
                 settings=result.settings,
                 seconds=round(time.time() - start, 2),
                 images=[
                     dict(name=n, label=lab, png=f"{n}.png", rgba=f"{n}_rgba.png", final_score=s)
-                    for n, lab, s in zip(targets.names, targets.labels, result.final_scores)
+                    for n, lab, s in zip(names, labels, result.final_scores)
                 ],
                 grid="grid.png",
             )
@@ -66,5 +91,5 @@ def run(args: argparse.Namespace) -> int:
                 f.replace(out / f.name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"wrote {len(targets.names)} visualizations of {model.name} to {out}/ (grid.png, manifest.json)")
+    print(f"wrote {len(names)} visualizations of {model.name} to {out}/ (grid.png, manifest.json)")
     return 0

@@ -26,16 +26,18 @@ from ..io import output_folder, remove_temp_files
 from ..locks import ShardLock
 from ..memory import check_run
 from ..model import ImageModel, as_image_model
+from ..objectives import Objective
 from ..render import optimize
 from ..shard import Shard, parse_shard, shard_from_env
 from ..util import versions
 from . import store
+from .accentuated import add_accentuations
 from .batching import auto_batch, is_oom
 from .concept_pages import concepts_dir
 from .concept_step import concept_job_of
-from .manifest import Facet, Manifest
+from .manifest import Facet, Manifest, downsample
 from .natural import add_natural_images
-from .plan import Target, chunks, expand_targets, objective_for, objective_stop, target_seed
+from .plan import Target, chunks, expand_targets, facet_diversity, objective_for, objective_stop, target_seed
 from .progress import Bar
 from .site import build_site
 from .writer import Writer
@@ -70,15 +72,6 @@ class LensReport:
     no_concepts: dict[str, int] = field(default_factory=dict)
 
 
-def _downsample(values: Sequence[float], points: int = 64) -> list[float]:
-    n = len(values)
-    if n <= points:
-        picks = list(range(n))
-    else:
-        picks = sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
-    return [float(f"{float(values[i]):.5g}") for i in picks]
-
-
 def run_lens(
     model: nn.Module,
     out_dir: str | Path,
@@ -95,6 +88,9 @@ def run_lens(
     site: bool = True,
     title: str | None = None,
     concepts: bool | Mapping[str, Any] = False,
+    diversity: float = 0.0,
+    diversity_layer: str | None = None,
+    accentuate: int = 0,
     **overrides: Any,
 ) -> LensReport:
     """Visualize every target of `targets` into `out_dir`, skipping those already complete.
@@ -118,6 +114,9 @@ def run_lens(
             concepts into ``out_dir/concepts`` (their images from `images`, or the zoo's own), with MACO
             images made with this run's settings, and add them to the class pages. Sharded and
             resumable like the targets; bad options are refused before anything is made.
+        accentuate: with `images`, also accentuate each target in its top `accentuate` natural images.
+        diversity, diversity_layer: with facets > 1, add `phaselens.diversity` of this weight at this
+            layer (default: the last before global pooling), so the facets of a target differ.
 
     Returns:
         A `LensReport`.
@@ -136,6 +135,8 @@ def run_lens(
         raise PhaseLensError(f"facets must be >= 1, got {facets}")
     if batch is not None and batch < 1:
         raise PhaseLensError(f"batch must be >= 1, got {batch}")
+    if accentuate and images is None:
+        raise PhaseLensError("accentuate needs natural images: give images (--images DIR)")
     cfg = (config or DEFAULT).replace(**overrides)
     shard = parse_shard(shard) if isinstance(shard, str) else (shard or shard_from_env())
     im = as_image_model(model)
@@ -146,11 +147,13 @@ def run_lens(
     if images is not None:
         list_images(images)  # a folder without images is refused now, not after the run
     concept_job = concept_job_of(im, plan, concepts, images, cfg, seed)
+    spread = facet_diversity(im, plan, facets, diversity, diversity_layer)
     settings = dict(
         cfg.manifest(im.input_size),
         model=im.name,
         seed=seed,
         facets=facets,
+        diversity=spread.description if spread is not None else None,
         input_size=list(im.input_size),
         mean=list(im.preprocess.mean),
         std=list(im.preprocess.std),
@@ -167,7 +170,7 @@ def run_lens(
         # From the shard's whole list, not what is left: a resumed run cuts the same batches.
         b = batch or (auto_batch(im, plan[0], facets, len(mine), cfg) if todo else 1)
         bar = Bar(out, [t.name for t in plan], progress and shard.local_rank == 0)
-        job = _Job(im, out, facets, seed, cfg, settings, str(shard), bar, Writer())
+        job = _Job(im, out, facets, seed, cfg, settings, str(shard), bar, Writer(), spread)
         made = 0
         try:
             for group in chunks(mine, b):
@@ -181,20 +184,12 @@ def run_lens(
             bar.close()
         if images is not None:
             add_natural_images(im, out, [t for t in mine if t.name not in job.failed], images, top_k)
+            if accentuate:
+                add_accentuations(im, out, [t for t in mine if t.name not in job.failed], images, accentuate, seed)
         if concept_job is not None:
             make_concepts(concept_job, concepts_dir(out), shard, progress and shard.local_rank == 0)
-    report = LensReport(
-        out,
-        shard,
-        len(plan),
-        len(mine),
-        made,
-        len(mine) - len(todo),
-        b,
-        0.0,
-        names=[t.name for t in plan],
-        failed=dict(job.failed),
-    )
+    names, failed = [t.name for t in plan], dict(job.failed)
+    report = LensReport(out, shard, len(plan), len(mine), made, len(mine) - len(todo), b, 0.0, None, names, failed)
     if concept_job is not None:
         report.no_concepts = {concept_job.names[c]: n for c, n in concept_job.skipped.items()}
     if site:
@@ -216,6 +211,7 @@ class _Job:
     shard: str
     bar: Bar
     writer: Writer
+    spread: Objective | None = None
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -237,9 +233,10 @@ def _make_batch(job: _Job, group: list[Target], todo: set[str]) -> int:
     per_image = [t for t in group for _ in range(facets)]
     seeds = [target_seed(job.seed, t.key, f) for t in group for f in range(facets)]
     steps = job.config.steps
+    objective = objective_for(per_image)
     result = optimize(
         job.model,
-        objective_for(per_image),
+        objective if job.spread is None else objective + job.spread,
         job.config,
         seed=seeds,
         batch=len(seeds),
@@ -271,7 +268,7 @@ def _make_batch(job: _Job, group: list[Target], todo: set[str]) -> int:
                     seed=seeds[r],
                     score=float(steady[r]),
                     final_score=float(result.trace[-1, r]),
-                    trace=_downsample(result.trace[:, r].tolist()),
+                    trace=downsample(result.trace[:, r].tolist()),
                 )
                 for f, r in enumerate(rows)
             ],

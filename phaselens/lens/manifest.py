@@ -8,6 +8,7 @@ Files written by earlier versions lack some fields; reading gives them defaults.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,3 +109,13 @@ class Manifest:
             version=int(data.get("version", VERSION)),
             failed=data.get("failed"),
         )
+
+
+def downsample(values: Sequence[float], points: int = 64) -> list[float]:
+    """At most `points` values, evenly picked (first and last kept), to 5 significant digits: a trace."""
+    n = len(values)
+    if n <= points:
+        picks = list(range(n))
+    else:
+        picks = sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
+    return [float(f"{float(values[i]):.5g}") for i in picks]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..concepts.split import split_model
 from ..errors import PhaseLensError
 from ..model import ImageModel
-from ..objectives import Objective, channel, logit, neuron
+from ..objectives import Objective, channel, diversity, logit, neuron
 from ..rng import derived_seed
 from ..targets import parse_targets
 
@@ -90,3 +91,14 @@ def objective_stop(target: Target) -> tuple[str, ...]:
     """The layers after which a forward pass for `target` may stop (none for class targets)."""
     obj = objective_for([target])
     return () if obj.needs_logits else obj.layers
+
+
+def facet_diversity(
+    im: ImageModel, plan: list[Target], facets: int, weight: float, layer: str | None
+) -> Objective | None:
+    """The diversity term of the facets of each target, or None (no weight, or one facet)."""
+    if not weight or facets < 2:
+        return None
+    if plan[0].kind != "class" and layer is None:
+        layer = plan[0].layer
+    return diversity(layer or split_model(im).layer, weight, group=facets)

@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"
 FAILED = "failed.json"
 CONFIG = "lens.json"
 # Settings that change the images: a folder's targets must all share them.
-IMAGE_SETTINGS = ("model", *IMAGE_FIELDS, "seed", "facets")
+IMAGE_SETTINGS = ("model", *IMAGE_FIELDS, "seed", "facets", "diversity")
 
 
 def targets_dir(out: Path) -> Path:
