@@ -9,7 +9,11 @@ Targets may be lists: ``logit([3, 7, 9])`` scores image i against class
 Objectives read layers through a `phaselens.features.Context`, which gives every
 layer output as (N, C, H, W) maps (see `phaselens.features.reader`): a *channel*
 is the mean of one feature over all spatial positions / patch tokens, and a
-*neuron* is one feature at one position / patch.
+*neuron* is one feature at one position / patch. `diversity` scores images against each
+other (their Gram matrices), for facets that differ.
+
+Every objective lives here, with the algebra, so that a reader finds them in one file; it runs
+a few lines over 300 rather than splitting them up.
 """
 
 from __future__ import annotations

@@ -137,7 +137,8 @@ def test_a_reader_that_stops_early_gets_no_traceback():
         stderr=subprocess.PIPE,
     )
     proc.stdout.close()
-    err = proc.stderr.read().decode()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and err == ""
 
 
