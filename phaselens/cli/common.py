@@ -13,12 +13,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ..concepts.split import split_model
 from ..config import DEFAULT, MIN_IMAGE_SIDE, RunConfig
 from ..errors import PhaseLensError
 from ..model import ImageModel
 from ..models import SPEC_FORMS, load_model
-from ..objectives import Objective, diversity
 from ..param import METHODS
 from ..rng import check_seed
 from ..transforms import CropConfig
@@ -238,10 +236,3 @@ def add_diversity_args(p: argparse.ArgumentParser) -> None:
         metavar="LAYER",
         help="layer whose Gram matrices --diversity compares (default: the last before global pooling)",
     )
-
-
-def diversity_term(args: argparse.Namespace, model: ImageModel, facets: int) -> Objective | None:
-    """The diversity objective of --diversity (None when off or with one facet)."""
-    if not args.diversity or facets < 2:
-        return None
-    return diversity(args.diversity_layer or split_model(model).layer, args.diversity, group=facets)

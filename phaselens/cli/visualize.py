@@ -10,14 +10,13 @@ from pathlib import Path
 
 from ..errors import NonFiniteError
 from ..io import atomic_write_json, output_folder
-from ..lens.plan import expand_targets, objective_for, target_seed
+from ..lens.plan import expand_targets, facet_diversity, objective_for, target_seed
 from ..render import visualize
 from ..util import versions
 from .common import (
     add_diversity_args,
     add_model_args,
     add_run_args,
-    diversity_term,
     load_model_from_args,
     run_config,
     whole,
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         else [target_seed(args.seed, t.key, f) for t in plan for f in range(facets)]
     )
     objective = objective_for(per_image)
-    extra = diversity_term(args, model, facets)
+    extra = facet_diversity(model, plan, facets, args.diversity, args.diversity_layer)  # as the Lens does
     if extra is not None:
         objective = objective + extra
     start = time.time()
