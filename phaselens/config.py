@@ -24,6 +24,8 @@ from .transforms import CropConfig
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"NAdam": torch.optim.NAdam, "Adam": torch.optim.Adam}
 
 # The settings that change the images (a Lens folder refuses to mix them; the benchmark keys its cache on them).
+MAX_LR = 1e6  # no optimization here uses more than a few; larger values only diverge or overflow
+
 IMAGE_FIELDS = (
     "method",
     "steps",
@@ -115,8 +117,9 @@ class RunConfig:
             raise PhaseLensError(f"steps must be an integer >= 1, got {self.steps!r}")
         if self.optimizer not in OPTIMIZERS:
             raise PhaseLensError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise PhaseLensError(f"lr must be a finite number > 0, got {self.lr!r}")
+        # Above MAX_LR the optimizer's float32 arithmetic overflows inside torch, with no useful message.
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise PhaseLensError(f"lr must be a number > 0 and at most {MAX_LR:g}, got {self.lr!r}")
         if not (isinstance(self.fourier_decay, (int, float)) and math.isfinite(self.fourier_decay)):
             raise PhaseLensError(f"fourier_decay must be a finite number, got {self.fourier_decay!r}")
         object.__setattr__(self, "crop_size", tuple(float(v) for v in self.crop_size))

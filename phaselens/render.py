@@ -195,7 +195,7 @@ def optimize(
 
     bar = tqdm(total=cfg.steps, desc=obj.description[:40], unit="step", leave=False, disable=not progress)
     checked = 0
-    with frozen(im):
+    with frozen(im), bar:  # the bar closes even when a step raises, so it never writes into later output
         for step in range(cfg.steps):
             optimizer.zero_grad(set_to_none=True)
             images = param()
@@ -215,7 +215,6 @@ def optimize(
                 checked = step + 1
                 if len(diverged) == b or (strict and diverged):
                     break
-        bar.close()
         with torch.no_grad():
             final = param().float().cpu()
     for i in torch.nonzero(~torch.isfinite(final.flatten(1)).all(dim=1)).flatten().tolist():

@@ -84,6 +84,7 @@ CASES = [
     (VISUALIZE + ["--lr", "nan"], "--lr"),
     (VISUALIZE + ["--lr", "0"], "--lr"),
     (VISUALIZE + ["--lr", "inf"], "--lr"),
+    (VISUALIZE + ["--lr", "1e308"], "lr must be a number > 0 and at most"),  # overflowed inside torch
     (VISUALIZE + ["--noise", "nan"], "--noise"),
     (VISUALIZE + ["--noise", "-1"], "--noise"),
     (VISUALIZE + ["--crop-size", "nan,1"], "crop size"),
