@@ -33,17 +33,27 @@ def test_crop_centres_are_normal_around_the_image_centre():
         c = boxes[:, axis]
         assert float(c.mean()) == pytest.approx(0.5, abs=0.01)
         assert float(c.std()) == pytest.approx(0.12, rel=0.1)
-        assert float(c.min()) >= 0.05 and float(c.max()) <= 0.95  # crop stays inside
+        assert float(c.min()) >= 0.0 and float(c.max()) <= 1.0  # the centre stays on the image
 
 
-def test_crops_on_non_square_images_are_square_in_pixels_and_inside():
-    cfg = CropConfig(crops=16, size=(0.5, 0.9), center_std=0.3)
-    h, w = 100, 300
-    boxes = sample_boxes(SeedGroups([1]), cfg, (h, w))[0]
-    half_w_frac = boxes[:, 2] * h / (2 * w)
-    half_h_frac = boxes[:, 2] * h / (2 * h)
-    assert bool((boxes[:, 0] - half_w_frac >= -1e-6).all() and (boxes[:, 0] + half_w_frac <= 1 + 1e-6).all())
-    assert bool((boxes[:, 1] - half_h_frac >= -1e-6).all() and (boxes[:, 1] + half_h_frac <= 1 + 1e-6).all())
+def test_large_crops_still_move_and_hang_over_the_edge():
+    # Kept wholly inside, a crop of 0.8-1.0 could move by at most 0.1 of the side;
+    # its centre now keeps the full spread, clamped only to the image.
+    cfg = CropConfig(crops=8, size=(0.8, 1.0), center_std=0.15)
+    boxes = _draw(cfg, n=200)
+    for axis in (0, 1):
+        c = boxes[:, axis]
+        assert float(c.std()) == pytest.approx(0.15, rel=0.1)
+        assert float(c.min()) >= 0.0 and float(c.max()) <= 1.0
+    over = (boxes[:, 0] - boxes[:, 2] / 2 < 0) | (boxes[:, 0] + boxes[:, 2] / 2 > 1)
+    assert float(over.float().mean()) > 0.5
+
+
+def test_crop_beyond_the_edge_reads_the_image_mirrored():
+    img = torch.arange(64.0).view(1, 1, 8, 8)
+    # Centre on the left edge, side 0.5: pixel columns -2..1, read as 1, 0, 0, 1.
+    out = crop_resize(img, torch.tensor([[[0.0, 0.5, 0.5]]]), (4, 4))
+    torch.testing.assert_close(out[0, 0], img[0, 0, 2:6][:, [1, 0, 0, 1]])
 
 
 def test_crop_resize_cuts_the_right_pixels():
