@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import math
 import os
 import shutil
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import phaselens as pl
 from phaselens.data import make_batch
-from phaselens.transfer import transfer_rate
+from phaselens.transfer import classify, transfer_rate
 
 MODELS = ("zoo:cnn", "zoo:vit")
 CROP = (0.8, 1.0)
@@ -111,6 +112,30 @@ def run_horama(model, classes: list[int], seed: int, steps: int) -> tuple[torch.
     return torch.stack(images), per_step
 
 
+def cached_horama(
+    cache: Path | None, reference: Path, spec: str, model, classes: list[int], seed: int, steps: int
+) -> tuple[torch.Tensor, float]:
+    """Horama's images for one model and seed, from `cache` when there (Horama is seeded, so they repeat)."""
+    if cache is None:
+        with horama_folder(reference):
+            return run_horama(model, classes, seed, steps)
+    import horama
+
+    key = hashlib.sha256(reference.read_bytes()).hexdigest()[:12]
+    version = getattr(horama, "__version__", "unknown")
+    path = cache / f"horama-{version}-{spec.replace(':', '_')}-seed{seed}-steps{steps}-{key}.pt"
+    if path.is_file():
+        saved = torch.load(path)
+        return saved["images"], float(saved["per_step"])
+    with horama_folder(reference):
+        images, per_step = run_horama(model, classes, seed, steps)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"images": images, "per_step": per_step}, tmp)
+    os.replace(tmp, path)
+    return images, per_step
+
+
 def run_phaselens(model, classes: list[int], seed: int, steps: int, method: str) -> tuple[torch.Tensor, float]:
     start = time.perf_counter()
     r = pl.visualize(
@@ -132,6 +157,7 @@ def main() -> None:
     p.add_argument("--reference", type=Path, required=True, help="the magnitude spectrum file Horama would download")
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--cache", type=Path, default=None, help="keep Horama's images here and reuse them")
     args = p.parse_args()
     if not args.reference.is_file():
         sys.exit(f"--reference {args.reference}: no such file")
@@ -143,16 +169,16 @@ def main() -> None:
         other = models[next(s for s in MODELS if s != spec)]
         classes = list(range(len(model.class_names or [])))
         for method in methods:
-            acc: dict[str, list] = {"whole": [], "view": [], "objective": [], "hf": [], "ms": []}
+            acc: dict[str, list] = {"whole": [], "view": [], "objective": [], "hf": [], "ms": [], "hits": []}
             for seed in range(args.seeds):
                 if method == "horama":
-                    with horama_folder(args.reference):
-                        images, per_step = run_horama(model, classes, seed, args.steps)
+                    images, per_step = cached_horama(args.cache, args.reference, spec, model, classes, seed, args.steps)
                 else:
                     images, per_step = run_phaselens(
                         model, classes, seed, args.steps, "maco" if method == "phaselens" else "fourier"
                     )
                 with torch.no_grad():
+                    acc["hits"] += (classify(other, images) == torch.tensor(classes)).float().tolist()
                     acc["whole"].append(transfer_rate(other, images, classes) * len(classes))
                     acc["view"].append(transfer_rate(other, images, classes, view=0.9) * len(classes))
                     acc["objective"] += pl.evaluate(
@@ -176,7 +202,17 @@ def main() -> None:
         n = sum(len(rows[(s, method)]["objective"]) for s in MODELS)
         lo, hi = wilson(whole, n)
         pooled[method] = whole / n
-        print(f"pooled {method:9s}: transfer {whole / n:.2f} [{lo:.2f}, {hi:.2f}], n={n}")
+        objective = np.concatenate([rows[(s, method)]["objective"] for s in MODELS])
+        print(
+            f"pooled {method:9s}: transfer {whole / n:.3f} [{lo:.2f}, {hi:.2f}], objective {mean_ci(objective)}, n={n}"
+        )
+    # Paired by model, seed and class: PhaseLens MACO minus each other method.
+    for other_method in ("horama", "fourier"):
+        dh, ds = (
+            np.concatenate([np.subtract(rows[(s, "phaselens")][k], rows[(s, other_method)][k]) for s in MODELS])
+            for k in ("hits", "objective")
+        )
+        print(f"phaselens - {other_method} (paired): transfer {mean_ci(dh)}, objective {mean_ci(ds)}")
     n = sum(len(rows[(s, "phaselens")]["objective"]) for s in MODELS)
     print("transfer: " + " ".join(f"{m}={pooled[m]:.3f}" for m in ("phaselens", "horama", "fourier")) + f" n={n}")
 

@@ -19,7 +19,7 @@ from .fourier import (
     symmetrize_magnitude,
 )
 from .rng import SeedGroups
-from .spectrum import Spectrum, load_spectrum
+from .spectrum import Spectrum, image_magnitude, load_spectrum
 
 # antisymmetrize_phase, hermitian_columns and symmetrize_magnitude live in
 # phaselens.fourier; they stay importable from here.
@@ -61,8 +61,19 @@ class ImageParam(nn.Module):
         return torch.sigmoid(recorrelate(self.decorrelated()))
 
 
+# How far the mean colour moves per unit of its parameter, in std of the standardized
+# image: about 0.05 per NAdam step at lr 1, as slow as the phases change the image.
+MEAN_COLOUR_STEP = 0.05
+
+
 class MacoParam(ImageParam):
-    """MACO: x = sigmoid(colour(standardize(irfft2(r * exp(i * phi))))), only phi is learned.
+    """MACO: x = sigmoid(colour(standardize(irfft2(r * exp(i * phi))) + m)), phi and m learned.
+
+    The magnitude r is fixed, DC bin included, so the phases alone cannot move
+    an image's mean colour. Horama lets the DC phase flip instead; here each
+    image has a mean colour m of its own, (C,) in the decorrelated space, added
+    after standardization (so |rfft2| of `raw()` is still exactly r). In a
+    paired A/B on the zoo it raised the final objective (docs/benchmark.md).
 
     Args:
         magnitude: fixed magnitude r, shape (C, H, W // 2 + 1).
@@ -80,6 +91,7 @@ class MacoParam(ImageParam):
         self.magnitude: torch.Tensor
         self.register_buffer("magnitude", symmetrize_magnitude(magnitude.float(), width))
         self.phase = nn.Parameter(phase.float().clone())
+        self.mean_colour = nn.Parameter(torch.zeros(b, c, 1, 1, device=phase.device))
 
     def spectrum(self) -> torch.Tensor:
         """The complex spectrum r * exp(i * phi) after phase standardization. (B, C, H, W//2+1)."""
@@ -92,7 +104,7 @@ class MacoParam(ImageParam):
         return torch.fft.irfft2(self.spectrum(), s=(self.height, self.width))
 
     def decorrelated(self) -> torch.Tensor:
-        return _standardize(self.raw())
+        return _standardize(self.raw()) + MEAN_COLOUR_STEP * self.mean_colour
 
 
 class FourierParam(ImageParam):
@@ -158,7 +170,7 @@ def make_param(
         raise PhaseLensError(f"images have 1 or 3 channels, got {channels}")
     wf = w // 2 + 1
     if method == "maco":
-        mag = load_spectrum(spectrum).magnitude(h, w, channels).to(rng.device)
+        mag = image_magnitude(load_spectrum(spectrum), h, w, channels).to(rng.device)
         return MacoParam(mag, rng.randn((channels, h, wf)), w).to(rng.device)
     if method == "fourier":
         return FourierParam(rng.randn((channels, h, wf, 2)) * 0.01, w, decay).to(rng.device)

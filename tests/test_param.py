@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from phaselens.errors import PhaseLensError
-from phaselens.param import MacoParam, antisymmetrize_phase, hermitian_columns, make_param
+from phaselens.param import MEAN_COLOUR_STEP, MacoParam, antisymmetrize_phase, hermitian_columns, make_param
 from phaselens.rng import SeedGroups
 
 SIZES = [(32, 32), (32, 48), (33, 47), (17, 16), (16, 17), (9, 9)]
@@ -18,13 +18,16 @@ def _bins_exact(param: MacoParam) -> None:
     target = param.magnitude.expand_as(got)
     # Every single bin, DC and Nyquist columns included.
     torch.testing.assert_close(got, target, rtol=1e-4, atol=1e-4 * float(target.max()))
-    # After standardization: non-DC bins scale by 1/std; DC bins shift by the image mean.
+    # After standardization: non-DC bins scale by 1/std; DC bins shift by the image mean
+    # and then by the learned mean colour, the only thing that moves them.
     x = param.decorrelated()
     std = raw.flatten(1).std(dim=1).view(-1, 1)
     mean = raw.flatten(1).mean(dim=1).view(-1, 1)
     spec = torch.fft.rfft2(x)
+    pixels = raw.shape[-1] * raw.shape[-2]
     scaled = torch.fft.rfft2(raw) / std[..., None, None]
-    scaled[..., 0, 0] = (torch.fft.rfft2(raw)[..., 0, 0] - mean * raw.shape[-1] * raw.shape[-2]) / std
+    scaled[..., 0, 0] = (torch.fft.rfft2(raw)[..., 0, 0] - mean * pixels) / std
+    scaled[..., 0, 0] += MEAN_COLOUR_STEP * param.mean_colour[..., 0, 0] * pixels
     torch.testing.assert_close(spec, scaled, rtol=1e-3, atol=1e-3)
 
 
@@ -39,7 +42,27 @@ def test_maco_magnitude_exact_at_every_bin_and_every_step(size):
         (param() * weights).sum().backward()
         opt.step()
         assert param.phase.grad.abs().sum() > 0
+        assert param.mean_colour.grad.abs().sum() > 0
+    assert param.mean_colour.abs().min() > 0  # the mean colour moved, the magnitude did not
     _bins_exact(param)
+
+
+def test_mean_colour_lets_ascent_change_the_average_colour():
+    # With the DC bin fixed, phases alone barely move an image's mean colour; the
+    # learned mean colour does (Horama gets this from a free DC phase).
+    def red_after(steps: int, learn_colour: bool) -> float:
+        param = make_param("maco", SeedGroups([0, 1]), (24, 24))
+        param.mean_colour.requires_grad_(learn_colour)
+        opt = torch.optim.NAdam([p for p in param.parameters() if p.requires_grad], lr=0.5)
+        for _ in range(steps):
+            opt.zero_grad()
+            (-param()[:, 0].mean()).backward()
+            opt.step()
+        return float(param().detach()[:, 0].mean())
+
+    start = red_after(0, True)
+    frozen, free = red_after(50, False) - start, red_after(50, True) - start
+    assert free > 0.1 and free > 3 * max(frozen, 0.0)
 
 
 def test_phase_must_be_antisymmetric_or_irfft_changes_magnitude():

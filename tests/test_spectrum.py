@@ -13,6 +13,7 @@ from PIL import Image
 from phaselens.cli import main
 from phaselens.color import COLOR_MATRIX
 from phaselens.errors import PhaseLensError
+from phaselens.fourier import symmetrize_magnitude
 from phaselens.imagefiles import load_square
 from phaselens.param import make_param
 from phaselens.rng import SeedGroups
@@ -21,8 +22,10 @@ from phaselens.spectrum import (
     ParametricSpectrum,
     build_spectrum,
     default_spectrum,
+    image_magnitude,
     load_spectrum,
     log_magnitude_correlation,
+    native_size,
     save_spectrum,
 )
 
@@ -78,7 +81,7 @@ def test_default_same_physical_frequency_same_ratio() -> None:
 
 @pytest.mark.parametrize("h,w", [(32, 32), (33, 47), (64, 31), (17, 16)])
 def test_maco_images_have_the_default_magnitude_exactly(h: int, w: int) -> None:
-    target = default_spectrum().magnitude(h, w)
+    target = image_magnitude(default_spectrum(), h, w)
     param = make_param("maco", SeedGroups([0]), (h, w))
     assert torch.equal(param.magnitude, target)  # already symmetric: MacoParam changes nothing
     mag = torch.fft.rfft2(param.raw().detach()).abs()[0]
@@ -86,6 +89,42 @@ def test_maco_images_have_the_default_magnitude_exactly(h: int, w: int) -> None:
     # In float64 every bin matches, down to the faintest corner of the roll-off.
     mag64 = torch.fft.rfft2(param.double().raw().detach()).abs()[0]
     torch.testing.assert_close(mag64, target.double(), rtol=1e-6, atol=1e-12 * float(target.max()))
+
+
+def test_image_magnitude_resizes_the_native_grid() -> None:
+    default = default_spectrum()
+    assert native_size(default) == (512, 512)
+    # At the native size the resize is the identity: the ImageNet default size is unchanged.
+    assert torch.equal(image_magnitude(default, 512, 512), default.magnitude(512, 512))
+    grid = GridSpectrum(torch.rand(3, 32, 17) + 0.5)
+    assert native_size(grid) == (32, 32)
+    assert torch.equal(image_magnitude(grid, 32, 32), grid.magnitude(32, 32))
+    for h, w in [(64, 48), (33, 47), (17, 16), (600, 520)]:
+        for spec in (default, grid):
+            mag = image_magnitude(spec, h, w)
+            assert mag.shape == (3, h, w // 2 + 1) and bool((mag > 0).all())
+            # Hermitian columns symmetric: the exact |rfft2| of a real image.
+            cols = [0] + ([w // 2] if w % 2 == 0 else [])
+            torch.testing.assert_close(mag[:, :, cols], mag[:, :, cols].roll(-1, 1).flip(1), rtol=0, atol=0)
+    # A constant grid stays constant at any size, up to the sqrt(H W) scale of non-DC bins.
+    flat = image_magnitude(GridSpectrum(torch.ones(1, 32, 17)), 20, 13, 1)
+    torch.testing.assert_close(flat, torch.full_like(flat, (20 * 13 / 32**2) ** 0.5))
+    # Why we resize (docs/benchmark.md): at 64 px the antialias filter averages the DC
+    # with its neighbours, so the mean carries less weight than on the fitted curve.
+    resized, curve = image_magnitude(default, 64, 64), default.magnitude(64, 64)
+    assert float(resized[0, 0, 0] / resized[0, 1:].mean()) < 0.7 * float(curve[0, 0, 0] / curve[0, 1:].mean())
+
+
+@pytest.mark.parametrize("h,w", [(64, 64), (64, 48), (33, 47)])
+def test_image_magnitude_equals_horamas(h: int, w: int, tmp_path: Path, monkeypatch) -> None:
+    # Horama (the MACO authors' library) resizes its 512 grid; given ours, it must get our magnitude.
+    maco_fv = pytest.importorskip("horama.maco_fv")
+    default = default_spectrum()
+    np.save(tmp_path / maco_fv.MACO_SPECTRUM_FILENAME, default.magnitude(512, 512).numpy())
+    monkeypatch.chdir(tmp_path)  # where Horama looks for the file (it downloads it otherwise)
+    theirs, _ = maco_fv.init_maco_buffer((h, w))
+    theirs = symmetrize_magnitude(theirs, w) * (h * w / 512**2) ** 0.5
+    torch.testing.assert_close(image_magnitude(default, h, w), theirs, rtol=1e-5, atol=0)
 
 
 def test_default_close_to_reference() -> None:

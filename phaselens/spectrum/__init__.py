@@ -12,6 +12,11 @@ resizing never stretches it. For an H x W request a non-DC bin gets
 A_c and mean m_c. The ratio of every bin to every other is then the same at all
 sizes wherever the frequencies coincide.
 
+A MACO image does not take `Spectrum.magnitude` at its own size directly:
+`image_magnitude` resizes the spectrum's native grid (512 x 512 for the shipped
+one) to the image's layout with an antialiased bilinear filter, as the MACO
+authors do, which scored better at small sizes (module `resize`).
+
 Two kinds of spectra are stored:
 
 - `ParametricSpectrum` (``.json``): a smooth fit of ln A_c, exact at any size.
@@ -22,7 +27,8 @@ Two kinds of spectra are stored:
 Modules: `base` (the interface, the power law, shared checks and size
 scaling), `parametric` (the smooth fit), `grid` (grid spectra and their
 interpolation), `files` (the default, loading, saving), `build` (averaging an
-image folder). Frequency grids and Hermitian helpers are in `phaselens.fourier`.
+image folder), `resize` (what a MACO image gets: `image_magnitude`).
+Frequency grids and Hermitian helpers are in `phaselens.fourier`.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .build import build_spectrum
 from .files import SUFFIXES, default_spectrum, load_spectrum, save_spectrum
 from .grid import GridSpectrum, log_magnitude_correlation
 from .parametric import FORMAT, VERSION, ParametricSpectrum, fit_parametric
+from .resize import image_magnitude, native_size
 
 __all__ = [
     "FORMAT",
@@ -46,8 +53,10 @@ __all__ = [
     "default_spectrum",
     "fit_parametric",
     "frequency_grid",
+    "image_magnitude",
     "load_spectrum",
     "log_magnitude_correlation",
+    "native_size",
     "radial_frequency",
     "save_spectrum",
 ]
