@@ -1,15 +1,15 @@
-"""A/B of deviations between PhaseLens's MACO and Horama's, at the settings of benchmarks/vs_horama.py.
+"""A/B of PhaseLens MACO's choices against Horama's, at the settings of benchmarks/vs_horama.py.
 
-    python benchmarks/ab_maco.py --seeds 5                     # every variant, 5 seeds x 10 classes x 2 models
-    python benchmarks/ab_maco.py --variants baseline mean_colour --seeds 8
+    python benchmarks/ab_maco.py --seeds 8                     # every variant, 8 seeds x 10 classes x 2 models
+    python benchmarks/ab_maco.py --variants baseline fixed_mean_colour --seeds 8
 
 Variants (each changes one thing against `baseline`, today's PhaseLens MACO):
-- mean_colour: a learnable mean colour, a per-image, per-channel offset added after standardization
-  (the DC bin stays fixed, so the magnitude stays exact; Horama instead lets the DC phase move);
+- fixed_mean_colour: no learnable mean colour (the DC bin fixes each image's mean, as before issue 20);
+- curve_magnitude: the spectrum evaluated at each bin's physical frequency at the image's size,
+  instead of its 512 grid resized bilinearly with antialiasing (as Horama does);
+- before_issue_20: both of the above, the MACO of round 1 (with today's crops);
 - low_noise: noise 0.01 instead of 0.05 (PhaseLens's 0.05 on [0, 1] is about 5x Horama's in its units);
-- reference_spectrum: the reference ImageNet magnitude (`--reference`) instead of the shipped one;
-- resized_reference: the reference magnitude resized bilinearly (antialiased) from its 512 grid to the
-  image's, as Horama does, instead of PhaseLens's curve at the same physical frequency.
+- reference_spectrum: the reference ImageNet magnitude (`--reference`) instead of the shipped fit.
 Prints per variant the pooled transfer to the other zoo model (whole image, Wilson 95% interval), the
 mean objective on fixed crops, and the paired difference from baseline (same seeds and classes).
 """
@@ -17,12 +17,13 @@ mean objective on fixed crops, and the paired difference from baseline (same see
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,28 +34,21 @@ import phaselens as pl
 from phaselens import param as param_module
 from phaselens.transfer import classify
 
-OFFSET_SCALE = 0.05  # the offset moves ~0.05 std per NAdam step of lr 1
+VARIANTS = ("baseline", "fixed_mean_colour", "curve_magnitude", "before_issue_20", "low_noise", "reference_spectrum")
 
 
-class ResizedSpectrum:
-    """Horama's magnitude at any size: the 512 grid resized bilinearly, antialiased."""
-
-    def __init__(self, path: Path) -> None:
-        self.grid = torch.tensor(np.load(path), dtype=torch.float32)
-
-    def magnitude(self, height: int, width: int, channels: int = 3) -> torch.Tensor:
-        size = (height, width // 2 + 1)
-        out = nn.functional.interpolate(self.grid[None], size=size, mode="bilinear", antialias=True)[0]
-        return out[:channels]
-
-
-class MeanColourMaco(param_module.MacoParam):
-    def __init__(self, magnitude: torch.Tensor, phase: torch.Tensor, width: int) -> None:
-        super().__init__(magnitude, phase, width)
-        self.offset = nn.Parameter(torch.zeros(phase.shape[0], phase.shape[1], 1, 1, device=phase.device))
-
-    def decorrelated(self) -> torch.Tensor:
-        return super().decorrelated() + OFFSET_SCALE * self.offset
+@contextlib.contextmanager
+def patched(variant: str) -> Iterator[None]:
+    """Today's parameterization with the variant's change, restored afterwards."""
+    step, magnitude = param_module.MEAN_COLOUR_STEP, param_module.image_magnitude
+    if variant in ("fixed_mean_colour", "before_issue_20"):
+        param_module.MEAN_COLOUR_STEP = 0.0  # the mean colour parameter no longer acts
+    if variant in ("curve_magnitude", "before_issue_20"):
+        param_module.image_magnitude = lambda spec, h, w, c=3: spec.magnitude(h, w, c)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        param_module.MEAN_COLOUR_STEP, param_module.image_magnitude = step, magnitude  # type: ignore[assignment]
 
 
 def run(variant: str, model, classes: list[int], seed: int, steps: int, reference: Path | None) -> torch.Tensor:
@@ -63,16 +57,8 @@ def run(variant: str, model, classes: list[int], seed: int, steps: int, referenc
         options["noise"] = 0.01
     if variant == "reference_spectrum":
         options["spectrum"] = str(reference)
-    original, loader = param_module.MacoParam, param_module.load_spectrum
-    if variant == "mean_colour":
-        param_module.MacoParam = MeanColourMaco  # type: ignore[misc]
-    if variant == "resized_reference":
-        resized = ResizedSpectrum(reference) if reference else None
-        param_module.load_spectrum = lambda _spec: resized  # type: ignore[assignment]
-    try:
+    with patched(variant):
         return pl.visualize(model, pl.logit(classes), **options).images
-    finally:
-        param_module.MacoParam, param_module.load_spectrum = original, loader  # type: ignore[misc]
 
 
 def main() -> None:
@@ -80,14 +66,15 @@ def main() -> None:
     p.add_argument(
         "--variants",
         nargs="+",
-        default=["baseline", "mean_colour", "low_noise", "reference_spectrum", "resized_reference"],
+        default=list(VARIANTS),
+        choices=VARIANTS,
     )
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--reference", type=Path, default=None, help="magnitude file for reference_spectrum")
     args = p.parse_args()
     if args.reference is None:
-        args.variants = [v for v in args.variants if v not in ("reference_spectrum", "resized_reference")]
+        args.variants = [v for v in args.variants if v != "reference_spectrum"]
     models = {spec: pl.load_model(spec) for spec in MODELS}
     hits: dict[str, list[float]] = {}
     scores: dict[str, list[float]] = {}
