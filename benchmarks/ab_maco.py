@@ -5,6 +5,7 @@
 
 Variants (each changes one thing against `baseline`, today's PhaseLens MACO):
 - fixed_mean_colour: no learnable mean colour (the DC bin fixes each image's mean, as before issue 20);
+- slow_mean_colour: the mean colour moving at 0.05 per unit of its parameter (issue 20's first value);
 - curve_magnitude: the spectrum evaluated at each bin's physical frequency at the image's size,
   instead of its 512 grid resized bilinearly with antialiasing (as Horama does);
 - before_issue_20: both of the above, the MACO of round 1 (with today's crops);
@@ -34,7 +35,15 @@ import phaselens as pl
 from phaselens import param as param_module
 from phaselens.transfer import classify
 
-VARIANTS = ("baseline", "fixed_mean_colour", "curve_magnitude", "before_issue_20", "low_noise", "reference_spectrum")
+VARIANTS = (
+    "baseline",
+    "fixed_mean_colour",
+    "slow_mean_colour",
+    "curve_magnitude",
+    "before_issue_20",
+    "low_noise",
+    "reference_spectrum",
+)
 
 
 @contextlib.contextmanager
@@ -43,6 +52,8 @@ def patched(variant: str) -> Iterator[None]:
     step, magnitude = param_module.MEAN_COLOUR_STEP, param_module.image_magnitude
     if variant in ("fixed_mean_colour", "before_issue_20"):
         param_module.MEAN_COLOUR_STEP = 0.0  # the mean colour parameter no longer acts
+    if variant == "slow_mean_colour":
+        param_module.MEAN_COLOUR_STEP = 0.05
     if variant in ("curve_magnitude", "before_issue_20"):
         param_module.image_magnitude = lambda spec, h, w, c=3: spec.magnitude(h, w, c)  # type: ignore[assignment]
     try:

@@ -62,8 +62,9 @@ class ImageParam(nn.Module):
 
 
 # How far the mean colour moves per unit of its parameter, in std of the standardized
-# image: about 0.05 per NAdam step at lr 1, as slow as the phases change the image.
-MEAN_COLOUR_STEP = 0.05
+# image (NAdam at lr 1 moves the parameter about 1 per step). 0.5 beat 0.05 on transfer
+# in a paired A/B on the zoo, n = 320 (+0.050 +- 0.046); 1.0 was worse (docs/benchmark.md).
+MEAN_COLOUR_STEP = 0.5
 
 
 class MacoParam(ImageParam):
@@ -73,7 +74,8 @@ class MacoParam(ImageParam):
     an image's mean colour. Horama lets the DC phase flip instead; here each
     image has a mean colour m of its own, (C,) in the decorrelated space, added
     after standardization (so |rfft2| of `raw()` is still exactly r). In a
-    paired A/B on the zoo it raised the final objective (docs/benchmark.md).
+    paired A/B on the zoo it raised the final objective, and at `MEAN_COLOUR_STEP`
+    transfer to other models (docs/benchmark.md).
 
     Args:
         magnitude: fixed magnitude r, shape (C, H, W // 2 + 1).
