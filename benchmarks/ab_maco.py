@@ -2,17 +2,22 @@
 
     python benchmarks/ab_maco.py --seeds 8                     # every variant, 8 seeds x 10 classes x 2 models
     python benchmarks/ab_maco.py --variants baseline fixed_mean_colour --seeds 8
+    python benchmarks/ab_maco.py --models zoo:cnn,zoo:vit,zoo:mixer --variants no_ema --seeds 16
 
 Variants (each changes one thing against `baseline`, today's PhaseLens MACO):
 - fixed_mean_colour: no learnable mean colour (the DC bin fixes each image's mean, as before issue 20);
 - slow_mean_colour: the mean colour moving at 0.05 per unit of its parameter (issue 20's first value);
 - curve_magnitude: the spectrum evaluated at each bin's physical frequency at the image's size,
   instead of its 512 grid resized bilinearly with antialiasing (as Horama does);
-- before_issue_20: both of the above, the MACO of round 1 (with today's crops);
+- no_ema: the final image from the last step's parameters, not from their moving average (`ema=0`);
+- before_issue_20: fixed_mean_colour, curve_magnitude and no_ema together, the MACO of round 1 (with
+  today's crops);
 - low_noise: noise 0.01 instead of 0.05 (PhaseLens's 0.05 on [0, 1] is about 5x Horama's in its units);
 - reference_spectrum: the reference ImageNet magnitude (`--reference`) instead of the shipped fit.
-Prints per variant the pooled transfer to the other zoo model (whole image, Wilson 95% interval), the
-mean objective on fixed crops, and the paired difference from baseline (same seeds and classes).
+Prints per variant the pooled transfer to the other zoo models (each image's share of the other
+`--models` that read it as its class, whole image; Wilson 95% interval over the readings), the mean
+objective on fixed crops, and the paired difference from baseline (same seeds and classes; one
+value per image).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ VARIANTS = (
     "fixed_mean_colour",
     "slow_mean_colour",
     "curve_magnitude",
+    "no_ema",
     "before_issue_20",
     "low_noise",
     "reference_spectrum",
@@ -66,6 +72,8 @@ def run(variant: str, model, classes: list[int], seed: int, steps: int, referenc
     options: dict = dict(steps=steps, image_size=SIZE, crops=6, crop_size=CROP, noise=0.05, seed=seed)
     if variant == "low_noise":
         options["noise"] = 0.01
+    if variant in ("no_ema", "before_issue_20"):
+        options["ema"] = 0.0
     if variant == "reference_spectrum":
         options["spectrum"] = str(reference)
     with patched(variant):
@@ -80,29 +88,33 @@ def main() -> None:
         default=list(VARIANTS),
         choices=VARIANTS,
     )
+    p.add_argument("--models", default=",".join(MODELS), help="zoo models, comma-separated (at least 2)")
     p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--reference", type=Path, default=None, help="magnitude file for reference_spectrum")
     args = p.parse_args()
     if args.reference is None:
         args.variants = [v for v in args.variants if v != "reference_spectrum"]
-    models = {spec: pl.load_model(spec) for spec in MODELS}
+    models = {spec: pl.load_model(spec) for spec in args.models.split(",")}
     hits: dict[str, list[float]] = {}
     scores: dict[str, list[float]] = {}
     for variant in ["baseline", *[v for v in args.variants if v != "baseline"]]:
         hits[variant], scores[variant] = [], []
+        readings = []
         for spec, model in models.items():
-            other = models[next(s for s in MODELS if s != spec)]
+            others = [m for s, m in models.items() if s != spec]
             classes = list(range(len(model.class_names or [])))
             for seed in range(args.seeds):
                 images = run(variant, model, classes, seed, args.steps, args.reference)
                 with torch.no_grad():
-                    hits[variant] += (classify(other, images) == torch.tensor(classes)).float().tolist()
+                    read = torch.stack([classify(other, images) == torch.tensor(classes) for other in others]).float()
+                    readings += read.flatten().tolist()
+                    hits[variant] += read.mean(0).tolist()
                     scores[variant] += pl.evaluate(
                         model, pl.logit(classes), images, crops=16, seed=0, crop_size=CROP
                     ).tolist()
         h, s = np.array(hits[variant]), np.array(scores[variant])
-        lo, hi = wilson(h.sum(), len(h))
+        lo, hi = wilson(sum(readings), len(readings))
         line = f"{variant:19s} transfer {h.mean():.3f} [{lo:.2f}, {hi:.2f}], objective {mean_ci(s)}, n={len(h)}"
         if variant != "baseline":
             dh = h - np.array(hits["baseline"])

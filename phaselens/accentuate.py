@@ -37,7 +37,8 @@ from .transforms import augment
 __all__ = ["ACCENTUATE", "SeededParam", "accentuate"]
 
 # Crops of most of the image (the image is real: its scale is right), little noise, fewer steps.
-ACCENTUATE = RunConfig(steps=64, crops=4, crop_size=(0.7, 1.0), crop_center_std=0.1, noise=0.02, lr=0.02)
+# No moving average: its loop keeps the last step's change (averaging is measured for visualize only).
+ACCENTUATE = RunConfig(steps=64, crops=4, crop_size=(0.7, 1.0), crop_center_std=0.1, noise=0.02, lr=0.02, ema=0.0)
 EPS = 1e-3  # images are clipped to [EPS, 1 - EPS] before the inverse sigmoid
 
 

@@ -35,6 +35,7 @@ IMAGE_FIELDS = (
     "crop_center_std",
     "noise",
     "lr",
+    "ema",
     "spectrum",
     "fourier_decay",
 )
@@ -76,7 +77,8 @@ def _check_size(size: Any) -> int | tuple[int, int] | None:
 class RunConfig:
     """The settings of one optimization. The defaults are those of the MACO paper for
     ImageNet-scale models (input 224): NAdam, lr 1.0, 256 steps, a 512 px image, 6 crops of
-    0.2-0.3 of its side per step, noise 0.05.
+    0.2-0.3 of its side per step, noise 0.05; the final image is made from a moving average of
+    the parameters (decay 0.95).
 
     Attributes:
         method: ``"maco"`` (phase only, fixed natural magnitude), ``"fourier"`` (Olah et al.
@@ -86,6 +88,8 @@ class RunConfig:
             x 512/224 (512 for ImageNet models), so that the default crops are about the input.
         crops, crop_size, crop_center_std, noise: see `phaselens.transforms.CropConfig`.
         lr, optimizer: learning rate and optimizer (``"NAdam"`` or ``"Adam"``).
+        ema: decay of the exponential moving average of the parameters that the final image
+            is made from (`phaselens.average`); 0: the last step's parameters.
         spectrum: MACO magnitude (`Spectrum`, file path, or None for the shipped default).
         fourier_decay: power of the 1/f scaling of the Fourier baseline.
         amp: bfloat16 autocast on CUDA (ignored on CPU). channels_last: memory format for CNNs on GPU.
@@ -105,6 +109,7 @@ class RunConfig:
     noise: float = 0.05
     lr: float = 1.0
     optimizer: str = "NAdam"
+    ema: float = 0.95
     spectrum: Spectrum | str | None = None
     fourier_decay: float = 1.0
     amp: bool = False
@@ -120,6 +125,8 @@ class RunConfig:
         # Above MAX_LR the optimizer's float32 arithmetic overflows inside torch, with no useful message.
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
             raise PhaseLensError(f"lr must be a number > 0 and at most {MAX_LR:g}, got {self.lr!r}")
+        if isinstance(self.ema, bool) or not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
+            raise PhaseLensError(f"ema must be a number in [0, 1) (0: no averaging), got {self.ema!r}")
         if not (isinstance(self.fourier_decay, (int, float)) and math.isfinite(self.fourier_decay)):
             raise PhaseLensError(f"fourier_decay must be a finite number, got {self.fourier_decay!r}")
         object.__setattr__(self, "crop_size", tuple(float(v) for v in self.crop_size))
@@ -165,6 +172,7 @@ class RunConfig:
             noise=self.noise,
             lr=self.lr,
             optimizer=self.optimizer,
+            ema=self.ema,
             spectrum=spectrum_name(self.spectrum) if self.method == "maco" else None,
             fourier_decay=self.fourier_decay if self.method == "fourier" else None,
             amp=self.amp,

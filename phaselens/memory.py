@@ -28,7 +28,8 @@ from .features.probe import Hook, dry_run
 from .model import ImageModel, model_device_dtype
 
 # Per image pixel and channel, in float32 values: parameters, their gradient and two optimizer
-# moments, the spectrum, the rendered image and its gradient, the transparency, FFT buffers.
+# moments, the spectrum, the rendered image and its gradient, the transparency, FFT buffers;
+# one more for the parameters' moving average (`RunConfig.ema`).
 IMAGE_VALUES = 12
 # Per crop pixel: the supersampled crop, the resized crop, the noise, the normalized input, gradients.
 CROP_VALUES = 8
@@ -146,7 +147,7 @@ def estimate(model: ImageModel, config: RunConfig, batch: int, stop_at: Sequence
     supersample = max(1.0, config.crop_size[1] * min(h, w) / min(ih, iw))
     per = activation_bytes(model, stop_at)
     return Estimate(
-        images=batch * c * h * w * 4 * IMAGE_VALUES + config.steps * batch * 4,  # and the trace
+        images=batch * c * h * w * 4 * (IMAGE_VALUES + (config.ema > 0)) + config.steps * batch * 4,  # and the trace
         crops=int(crops * c * ih * iw * 4 * CROP_VALUES * max(1.0, supersample**2 / 4)),
         activations=int(crops * per * ACTIVATION_FACTOR),
     )

@@ -20,6 +20,7 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
+from .average import ParamAverage
 from .config import DEFAULT, OPTIMIZERS, RunConfig, default_image_size
 from .errors import NonFiniteError, PhaseLensError
 from .features import LayerReader
@@ -45,7 +46,8 @@ class Result:
     """What `visualize` returns.
 
     Attributes:
-        images: (B, C, H, W) in [0, 1], on the CPU.
+        images: (B, C, H, W) in [0, 1], on the CPU: made from the moving average of the
+            parameters (`RunConfig.ema`), or the last step's where ``ema=0``.
         transparency: (B, C, H, W) accumulated |d score / d image|.
         trace: (steps, B) each image's objective (mean over crops) at every step.
         descriptions: the objective, and the target of each image.
@@ -123,7 +125,7 @@ def visualize(
             with the (B,) scores of that step, on the model's device (``.cpu()`` waits for the GPU).
         **overrides: any `RunConfig` field (``method``, ``steps``, ``image_size``,
             ``crops``, ``crop_size``, ``crop_center_std``, ``noise``, ``lr``,
-            ``optimizer``, ``spectrum``, ``fourier_decay``, ``amp``, ``channels_last``),
+            ``optimizer``, ``ema``, ``spectrum``, ``fourier_decay``, ``amp``, ``channels_last``),
             replacing the value in `config`.
 
     Returns:
@@ -183,6 +185,7 @@ def optimize(
     rng = SeedGroups(seeds, device)
     param = make_param(cfg.method, rng, size, im.channels, cfg.spectrum, cfg.fourier_decay)
     optimizer = OPTIMIZERS[cfg.optimizer](param.parameters(), lr=cfg.lr)  # type: ignore[call-arg]
+    average = ParamAverage(param, cfg.ema) if cfg.ema > 0 else None
     reader = LayerReader(im, obj.layers, need_logits=obj.needs_logits)
     transparency = torch.zeros(b, im.channels, *size, device=device)
     trace = torch.zeros(cfg.steps, b, device=device)  # on the device: no host sync per step
@@ -206,6 +209,8 @@ def optimize(
                 scores = obj(reader.context(b, crops.crops)).float().view(b, crops.crops).mean(dim=1)
             (-scores.sum()).backward()
             optimizer.step()
+            if average is not None:
+                average.update(step)
             trace[step] = scores.detach()
             if callback is not None:
                 callback(step, trace[step])
@@ -216,6 +221,8 @@ def optimize(
                 if len(diverged) == b or (strict and diverged):
                     break
         with torch.no_grad():
+            if average is not None:
+                average.copy_to(param)
             final = param().float().cpu()
     for i in torch.nonzero(~torch.isfinite(final.flatten(1)).all(dim=1)).flatten().tolist():
         diverged.setdefault(i, checked - 1)

@@ -85,6 +85,8 @@ CASES = [
     (VISUALIZE + ["--lr", "0"], "--lr"),
     (VISUALIZE + ["--lr", "inf"], "--lr"),
     (VISUALIZE + ["--lr", "1e308"], "lr must be a number > 0 and at most"),  # overflowed inside torch
+    (VISUALIZE + ["--ema", "1"], "ema must be a number in [0, 1)"),
+    (VISUALIZE + ["--ema", "-0.5"], "--ema"),
     (VISUALIZE + ["--noise", "nan"], "--noise"),
     (VISUALIZE + ["--noise", "-1"], "--noise"),
     (VISUALIZE + ["--crop-size", "nan,1"], "crop size"),

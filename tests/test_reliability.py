@@ -199,6 +199,7 @@ FIELDS = {
     "crop_center_std": st.floats(allow_nan=True, allow_infinity=True),
     "lr": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=2)),
     "fourier_decay": st.floats(allow_nan=True, allow_infinity=True),
+    "ema": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.text(max_size=2)),
     "method": st.text(max_size=6),
     "optimizer": st.text(max_size=6),
 }

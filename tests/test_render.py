@@ -183,3 +183,59 @@ def test_saved_files_are_readable_by_others(cnn, tmp_path):
         os.umask(old)
     for f in tmp_path.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+
+
+def _record_params(monkeypatch) -> list:
+    """The image parameterizations `visualize` makes, in a list (after the run: its final values)."""
+    from phaselens import render
+
+    made = []
+
+    def recording(*args, **kwargs):
+        made.append(make_param(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(render, "make_param", recording)
+    return made
+
+
+@pytest.mark.parametrize("method", ["maco", "fourier", "pixel"])
+def test_final_image_is_made_from_the_moving_average_of_the_parameters(cnn, method, monkeypatch):
+    """The images are the parameterization rendered at the warm-up EMA of every step's parameters;
+    with ema=0, at the last step's."""
+    from phaselens.average import average_decay
+
+    made = _record_params(monkeypatch)
+    snapshots: list[list[torch.Tensor]] = []
+
+    def record(step, scores):
+        snapshots.append([p.detach().clone() for p in made[-1].parameters()])
+
+    r = visualize(cnn, logit([1, 2]), method=method, seed=[5, 6], ema=0.8, callback=record, **FAST)
+    param = make_param(method, SeedGroups([5, 6]), (48, 48))
+    expected = [p.detach().clone() for p in param.parameters()]  # the run's starting point, same seeds
+    for step, values in enumerate(snapshots):
+        d = average_decay(0.8, step)
+        expected = [d * e + (1 - d) * v for e, v in zip(expected, values)]
+    with torch.no_grad():
+        for p, e in zip(param.parameters(), expected):
+            p.copy_(e)
+        torch.testing.assert_close(r.images, param(), atol=1e-5, rtol=0)
+        last = make_param(method, SeedGroups([5, 6]), (48, 48))
+        for p, v in zip(last.parameters(), snapshots[-1]):
+            p.copy_(v)
+        last_image = last()
+    # The average never feeds back: without it, the same run ends at the last step's parameters.
+    plain = visualize(cnn, logit([1, 2]), method=method, seed=[5, 6], ema=0.0, **FAST)
+    torch.testing.assert_close(plain.images, last_image, atol=1e-5, rtol=0)
+    assert (r.images - plain.images).abs().max() > 1e-3  # averaging changed the image
+    assert r.settings["ema"] == 0.8 and plain.settings["ema"] == 0.0
+
+
+def test_moving_average_keeps_the_maco_magnitude_exact(cnn, monkeypatch):
+    made = _record_params(monkeypatch)
+    visualize(cnn, logit(3), ema=0.9, **FAST)
+    param = made[-1]  # holds the averaged phases after the run
+    with torch.no_grad():
+        magnitude = torch.fft.rfft2(param.raw()).abs()
+    torch.testing.assert_close(magnitude[0], param.magnitude, rtol=1e-4, atol=1e-4 * float(param.magnitude.max()))

@@ -45,7 +45,7 @@ def register(sub) -> None:
         help="weight of the distance to the original's activations (default 1; 0: free ascent)",
     )
     p.add_argument("--no-precondition", action="store_true", help="change pixels, not the 1/f-scaled spectrum")
-    add_run_args(p, ACCENTUATE, method=False)
+    add_run_args(p, ACCENTUATE, method=False, ema=False)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
 

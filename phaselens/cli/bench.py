@@ -136,6 +136,7 @@ def command_line(args: argparse.Namespace, cfg: BenchConfig) -> str:
         ("--crop-size", run.crop_size, DEFAULT.crop_size),
         ("--noise", run.noise, DEFAULT.noise),
         ("--lr", run.lr, DEFAULT.lr),
+        ("--ema", run.ema, DEFAULT.ema),
         ("--fid-dims", args.fid_dims, DEFAULT_FID_DIMS),
     ):
         if value != default:

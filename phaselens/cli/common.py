@@ -91,7 +91,9 @@ def _crop_text(crop_size: tuple[float, float]) -> str:
     return ",".join(f"{v:g}" for v in crop_size)
 
 
-def add_run_args(p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: bool = True, seed: bool = True) -> None:
+def add_run_args(
+    p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: bool = True, seed: bool = True, ema: bool = True
+) -> None:
     """Optimization flags (visualize, lens, demo, bench), their defaults read from `base`."""
     if method:
         p.add_argument(
@@ -122,6 +124,14 @@ def add_run_args(p: argparse.ArgumentParser, base: RunConfig = DEFAULT, method: 
         default=base.lr,
         help=f"{base.optimizer} learning rate (default {base.lr:g})",
     )
+    if ema:
+        p.add_argument(
+            "--ema",
+            type=finite(0.0),
+            default=base.ema,
+            help="decay of the moving average of the parameters that the final image is made from; "
+            f"0: the last step's (default {base.ema:g})",
+        )
     if seed:
         p.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     p.add_argument("--spectrum", default=None, help="MACO magnitude spectrum file (default: the shipped one)")
@@ -153,6 +163,7 @@ def run_config(args: argparse.Namespace, base: RunConfig = DEFAULT) -> RunConfig
         crop_size=parse_crop_size(args.crop_size),
         noise=args.noise,
         lr=args.lr,
+        ema=getattr(args, "ema", base.ema),
         spectrum=args.spectrum,
         amp=args.amp,
         channels_last=args.channels_last,
