@@ -7,6 +7,7 @@ optimization's scale. Prints counts out of 10 x seeds per (visualized model, eva
     python benchmarks/zoo_transfer.py                          # zoo:cnn and zoo:vit, seeds 1 and 2
     python benchmarks/zoo_transfer.py --seeds 1,2,3,4 --models zoo:cnn,zoo:vit,zoo:mixer
     python benchmarks/zoo_transfer.py --weights /tmp/new_zoo   # zoo weights from another folder
+    python benchmarks/zoo_transfer.py --seeds 1,2,3,4,5,6,7,8 --ema 0   # the last step's images
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     p.add_argument("--seeds", default="1,2")
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--crop-size", default="0.5,0.9")
+    p.add_argument("--ema", type=float, default=pl.RunConfig().ema, help="RunConfig.ema (0: the last step's images)")
     p.add_argument("--weights", type=Path, default=None, help="folder of NAME.safetensors (default: shipped)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--confusions", action="store_true", help="print each evaluator's predictions")
@@ -47,7 +49,9 @@ def main() -> None:
     start = time.time()
     for seed in seeds:
         for a, model in models.items():
-            images = pl.visualize(model, list(range(10)), steps=args.steps, crop_size=crop, seed=seed).images
+            images = pl.visualize(
+                model, list(range(10)), steps=args.steps, crop_size=crop, seed=seed, ema=args.ema
+            ).images
             for b, evaluator in models.items():
                 for view in views:
                     preds = classify(evaluator, images, view=view)
@@ -57,7 +61,7 @@ def main() -> None:
                         print(f"seed {seed} {a}->{b} view {view}: " + " ".join(CLASS_NAMES[i] for i in preds))
     total = 10 * len(seeds)
     print(
-        f"MACO, {args.steps} steps, crops {crop[0]}-{crop[1]}, seeds {seeds}, weights "
+        f"MACO, {args.steps} steps, crops {crop[0]}-{crop[1]}, ema {args.ema:g}, seeds {seeds}, weights "
         f"{args.weights or 'shipped'} ({time.time() - start:.0f} s)"
     )
     print(f"| visualized | evaluator | whole image | centre {views[1]:.0%} |")
