@@ -33,7 +33,7 @@ class ParamAverage:
         >>> avg = ParamAverage(p, 0.5)
         >>> _ = nn.init.ones_(p.weight)
         >>> avg.update(step=100)   # past the warm-up: the average moves half way
-        >>> avg.copy_to(p)
+        >>> avg.copy_to_params()
         >>> p.weight.detach().item()
         0.5
     """
@@ -51,7 +51,7 @@ class ParamAverage:
             avg.lerp_(p.detach(), weight)
 
     @torch.no_grad()
-    def copy_to(self, module: nn.Module) -> None:
-        """Write the averages into `module`'s parameters (the one given at construction)."""
-        for p, avg in zip(module.parameters(), self.averages):
+    def copy_to_params(self) -> None:
+        """Write the averages into the module's parameters (at the end of the run)."""
+        for p, avg in zip(self._params, self.averages):
             p.copy_(avg)

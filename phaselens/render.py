@@ -222,7 +222,7 @@ def optimize(
                     break
         with torch.no_grad():
             if average is not None:
-                average.copy_to(param)
+                average.copy_to_params()
             final = param().float().cpu()
     for i in torch.nonzero(~torch.isfinite(final.flatten(1)).all(dim=1)).flatten().tolist():
         diverged.setdefault(i, checked - 1)

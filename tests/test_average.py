@@ -38,9 +38,8 @@ def test_average_equals_the_weighted_sum_of_every_step():
     for i, a in enumerate(avg.averages):
         expected = sum(w * h[i] for w, h in zip(weights, history))
         torch.testing.assert_close(a, expected, atol=1e-5, rtol=1e-5)
-    target = nn.Linear(3, 2)
-    avg.copy_to(target)
-    for p, a in zip(target.parameters(), avg.averages):
+    avg.copy_to_params()
+    for p, a in zip(module.parameters(), avg.averages):
         assert torch.equal(p.detach(), a)
 
 
